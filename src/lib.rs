@@ -1,0 +1,23 @@
+//! sohoa ("số hóa", to digitise): scanned Vietnamese administrative documents to clean,
+//! structured text.
+//!
+//! Stages, each a module: [`input`] (triage) → [`raster`] → [`clean`] → [`ocr`] → [`restore`] →
+//! [`structure`] → [`emit`]. [`pipeline`] drives them in parallel; [`batch`] and [`watch`] are
+//! the archive front-ends. Everything the CLI does is callable from here.
+
+pub mod clean;
+pub mod doc;
+pub mod emit;
+pub mod error;
+pub mod eval;
+pub mod input;
+pub mod ocr;
+pub mod pipeline;
+pub mod raster;
+pub mod restore;
+pub mod structure;
+pub mod text;
+
+pub use doc::{Document, Line, Page, Word};
+pub use error::{Error, Result};
+pub use pipeline::{Options, Pipeline};

@@ -1,0 +1,452 @@
+//! The `sohoa` command: a thin shell over the library. Logs go to stderr, data to stdout.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use sohoa::emit::{self, Format};
+use sohoa::error::exit;
+use sohoa::pipeline::{Event, Options, Pipeline};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "sohoa",
+    version,
+    about = "Scanned Vietnamese administrative documents to clean, structured text",
+    long_about = "sohoa (\"số hóa\", to digitise) reads scanned PDFs and images (PNG, JPEG, TIFF incl. \
+multi-page fax), OCRs them with Tesseract's Vietnamese model, restores lost diacritics and fixes OCR \
+errors with a small neural model, and writes text or versioned JSON.\n\n\
+Exit codes: 0 ok, 1 usage, 2 bad input file, 3 missing dependency, 4 some files failed, \
+5 cannot write output, 8 encrypted PDF, 130 interrupted.",
+    after_help = "Examples:\n  sohoa scan plan.pdf                      text on stdout\n  sohoa scan plan.pdf -o plan.json         JSON, written atomically\n  sohoa restore < old-ocr.txt              restore diacritics line for line\n  sohoa batch scans/ out/ --jobs 2         archive batch with report.json\n  sohoa info                               versions and paths for a bug report"
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// OCR scans (PDF, PNG, JPEG, TIFF) to text or JSON.
+    Scan(ScanArgs),
+    /// Restore Vietnamese diacritics in existing text, line for line (stdin when no file).
+    Restore(RestoreArgs),
+    /// Versions, paths and models in use: what a bug report needs.
+    Info(InfoArgs),
+    /// Measure CER and syllable WER against ground truth (raw OCR, clean-up, restoration).
+    Eval(EvalArgs),
+}
+
+#[derive(Args, Clone)]
+struct EngineArgs {
+    /// Worker threads, one Tesseract engine each [default: number of cores].
+    #[arg(short, long)]
+    jobs: Option<usize>,
+    /// Resolution at which PDF pages are rendered.
+    #[arg(long, default_value_t = 300.0)]
+    dpi: f32,
+    /// Resolution assumed for images that do not record one.
+    #[arg(long, default_value_t = 300.0)]
+    image_dpi: f32,
+    /// Skip diacritic restoration / OCR post-correction.
+    #[arg(long)]
+    no_restore: bool,
+    /// Skip image clean-up before OCR.
+    #[arg(long)]
+    no_clean: bool,
+    /// Tesseract language/model name.
+    #[arg(long, default_value = sohoa::ocr::DEFAULT_LANG)]
+    lang: String,
+    /// Tesseract tessdata directory [default: $SOHOA_TESSDATA, $TESSDATA_PREFIX, Debian's].
+    #[arg(long)]
+    tessdata: Option<PathBuf>,
+    /// Path of libpdfium.so [default: $SOHOA_PDFIUM, third_party/pdfium, system].
+    #[arg(long, env = "SOHOA_PDFIUM")]
+    pdfium: Option<PathBuf>,
+    /// Restoration model directory (restore.onnx, vocab.json, vi_syllables.txt) instead of the
+    /// built-in one.
+    #[arg(long, env = "SOHOA_MODEL")]
+    model: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    fn options(&self) -> Options {
+        let mut o = Options::default();
+        if let Some(j) = self.jobs {
+            o.jobs = j.max(1);
+        }
+        o.raster.dpi = self.dpi.clamp(50.0, 1200.0);
+        o.raster.image_dpi = self.image_dpi.clamp(50.0, 2400.0);
+        o.raster.pdfium = self.pdfium.clone();
+        o.restore = !self.no_restore;
+        o.clean.enabled = !self.no_clean;
+        o.ocr.lang = self.lang.clone();
+        if let Some(t) = &self.tessdata {
+            o.ocr.tessdata = t.clone();
+        }
+        o.model_dir = self.model.clone();
+        o
+    }
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Input files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format [default: from -o's extension, else text].
+    #[arg(short, long, value_enum)]
+    format: Option<Format>,
+    /// Write here (atomically) instead of stdout; with several inputs, a directory.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// Text file (UTF-8); stdin when absent.
+    file: Option<PathBuf>,
+    /// Restoration model directory instead of the built-in one.
+    #[arg(long, env = "SOHOA_MODEL")]
+    model: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[arg(long, env = "SOHOA_PDFIUM")]
+    pdfium: Option<PathBuf>,
+    #[arg(long)]
+    tessdata: Option<PathBuf>,
+    #[arg(long, default_value = sohoa::ocr::DEFAULT_LANG)]
+    lang: String,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Folders holding scan sets with truth (e.g. ../shared/scans-dev).
+    dirs: Vec<PathBuf>,
+    /// Also score `restore` on NAME.eng.txt / NAME.truth.txt pairs in this folder.
+    #[arg(long)]
+    restore_pairs: Option<PathBuf>,
+    /// Skip the raw-OCR pass (no clean-up, no restoration).
+    #[arg(long)]
+    no_raw: bool,
+    /// Write the table as JSON here too.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+fn main() {
+    reexec_with_single_threaded_openmp();
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).format_timestamp(None).init();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<sohoa::Error>().map(|e| e.exit_code()).unwrap_or(exit::USAGE);
+            eprintln!("sohoa: {e:#}");
+            code
+        }
+    };
+    std::process::exit(code);
+}
+
+/// Debian's libtesseract uses OpenMP; with several engines in one process its threads fight and
+/// a page takes ten times as long. OpenMP reads OMP_THREAD_LIMIT when it loads, before `main`,
+/// so the only fix from inside is to run ourselves again with it set.
+fn reexec_with_single_threaded_openmp() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("OMP_THREAD_LIMIT").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else { return };
+    let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("OMP_THREAD_LIMIT", "1").exec();
+    eprintln!("sohoa: warning: could not re-run with OMP_THREAD_LIMIT=1 ({err}); OCR may be slow");
+}
+
+fn cancel_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(exit::INTERRUPTED);
+        }
+        eprintln!("sohoa: interrupted; finishing the pages in hand (Ctrl-C again to quit now)");
+    });
+    flag
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.cmd {
+        Cmd::Scan(a) => scan(a),
+        Cmd::Restore(a) => restore(a),
+        Cmd::Info(a) => info(a),
+        Cmd::Eval(a) => eval(a),
+    }
+}
+
+fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn scan(a: ScanArgs) -> anyhow::Result<i32> {
+    let format = a.format.or_else(|| a.output.as_deref().and_then(Format::from_path)).unwrap_or(Format::Text);
+    let many = a.files.len() > 1;
+    if let Some(o) = &a.output {
+        if many && o.exists() && !o.is_dir() {
+            anyhow::bail!("-o {}: with several inputs, -o must be a directory", o.display());
+        }
+    }
+    let pipeline = Pipeline::new(a.engine.options())?;
+    let cancel = cancel_flag();
+    let pb = progress_bar(0, "pages");
+    let pb2 = pb.clone();
+    let mut on_event = move |e: Event| match e {
+        Event::FileStarted { pages: Some(n), .. } => pb2.inc_length(n as u64),
+        Event::FileStarted { pages: None, .. } => {}
+        Event::PageDone { .. } => pb2.inc(1),
+    };
+    let mut failures: Vec<i32> = Vec::new();
+    let mut write_error: Option<anyhow::Error> = None;
+    let stdout = std::io::stdout();
+    let files = a.files.clone();
+    let mut on_done = |i: usize, r: sohoa::Result<sohoa::Document>| {
+        let path = &files[i];
+        match r {
+            Ok(doc) => {
+                let t = std::time::Instant::now();
+                let bytes = if many && a.output.is_none() && format == Format::Json {
+                    let mut v = serde_json::to_vec(&doc).expect("serialisable");
+                    v.push(b'\n');
+                    v
+                } else {
+                    emit::render(&doc, format)
+                };
+                log::info!("{}: {} pages, emit {:.1} ms", path.display(), doc.pages.len(), t.elapsed().as_secs_f64() * 1e3);
+                let res = match &a.output {
+                    Some(o) if many => {
+                        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+                        emit::write_atomic(&o.join(format!("{stem}.{}", format.extension())), &bytes)
+                    }
+                    Some(o) => emit::write_atomic(o, &bytes),
+                    None => {
+                        let mut out = stdout.lock();
+                        let mut r = out.write_all(&bytes);
+                        if r.is_ok() && many && format == Format::Text {
+                            r = out.write_all(b"\x0c");
+                        }
+                        r.and_then(|_| out.flush()).map_err(|e| sohoa::Error::Write { path: "stdout".into(), source: e })
+                    }
+                };
+                if let Err(e) = res {
+                    failures.push(e.exit_code());
+                    write_error.get_or_insert(anyhow::anyhow!(e));
+                }
+            }
+            Err(e) => {
+                pb.suspend(|| eprintln!("sohoa: {}: {e}", path.display()));
+                failures.push(e.exit_code());
+            }
+        }
+    };
+    pipeline.process_files(&a.files, &cancel, &mut on_event, &mut on_done);
+    pb.finish_and_clear();
+    if let Some(e) = write_error {
+        eprintln!("sohoa: {e:#}");
+    }
+    Ok(if cancel.load(Ordering::SeqCst) {
+        exit::INTERRUPTED
+    } else if failures.is_empty() {
+        exit::OK
+    } else if !many {
+        failures[0]
+    } else {
+        exit::SOME_FAILED
+    })
+}
+
+fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
+    let mut input = String::new();
+    match &a.file {
+        Some(p) => input = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read as UTF-8 text", p.display()))?,
+        None => {
+            std::io::stdin().read_to_string(&mut input).context("stdin is not UTF-8 text")?;
+        }
+    }
+    let r = match &a.model {
+        Some(d) => sohoa::restore::Restorer::from_dir(d)?,
+        None => sohoa::restore::Restorer::embedded()?,
+    };
+    let input = sohoa::text::nfc(&input);
+    let trailing_newline = input.ends_with('\n');
+    let body = input.strip_suffix('\n').unwrap_or(&input);
+    let lines: Vec<&str> = body.split('\n').collect();
+    let mut out = std::io::stdout().lock();
+    // Chunks keep memory flat on big files while batching enough lines for the model.
+    for chunk in lines.chunks(256) {
+        let restored = r.restore_lines(chunk, None)?;
+        for (k, l) in restored.iter().enumerate() {
+            out.write_all(l.text.as_bytes())?;
+            let last = std::ptr::eq(chunk, lines.chunks(256).last().unwrap_or(chunk)) && k + 1 == restored.len();
+            if !last || trailing_newline {
+                out.write_all(b"\n")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(exit::OK)
+}
+
+fn info(a: InfoArgs) -> anyhow::Result<i32> {
+    let tessdata = a.tessdata.clone().unwrap_or_else(sohoa::ocr::default_tessdata);
+    let langs = sohoa::ocr::available_languages(&tessdata);
+    let pdfium = sohoa::raster::pdfium(a.pdfium.as_deref()).map(|_| sohoa::raster::pdfium_path());
+    let model = sohoa::restore::Restorer::embedded();
+    let model_file = tessdata.join(format!("{}.traineddata", a.lang));
+    let v = serde_json::json!({
+        "sohoa": env!("CARGO_PKG_VERSION"),
+        "schema": sohoa::doc::SCHEMA,
+        "tesseract": sohoa::ocr::tesseract_version(),
+        "leptonica": sohoa::ocr::leptonica_version(),
+        "tessdata": tessdata.display().to_string(),
+        "lang": a.lang,
+        "languages": langs,
+        "tesseract_model": model_file.exists().then(|| model_file.display().to_string()),
+        "pdfium": match &pdfium { Ok(p) => serde_json::json!(p.as_ref().map(|p| p.display().to_string())), Err(e) => serde_json::json!({"error": e.to_string()}) },
+        "restore_model": match &model { Ok(m) => serde_json::json!(m.model_id), Err(e) => serde_json::json!({"error": e.to_string()}) },
+        "omp_thread_limit": std::env::var("OMP_THREAD_LIMIT").ok(),
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if let serde_json::Value::Object(m) = &v {
+        for (k, val) in m {
+            let s = match val {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("{k:>16}: {s}");
+        }
+    }
+    let missing = !model_file.exists() || pdfium.is_err() || model.is_err();
+    Ok(if missing { exit::MISSING_DEPENDENCY } else { exit::OK })
+}
+
+fn eval(a: EvalArgs) -> anyhow::Result<i32> {
+    use sohoa::eval;
+    use sohoa::text::ErrorCounts;
+    let mut table: Vec<serde_json::Value> = Vec::new();
+    let print_row = |name: &str, stage: &str, e: &ErrorCounts, table: &mut Vec<serde_json::Value>| {
+        println!("{name:<40} {stage:<10} CER {:>6.2}%  WER {:>6.2}%  ({} chars, {} syllables)", e.cer(), e.wer(), e.chars, e.words);
+        table.push(serde_json::json!({"set": name, "stage": stage, "cer": e.cer(), "wer": e.wer(), "chars": e.chars, "words": e.words}));
+    };
+    let mut sets = Vec::new();
+    for d in &a.dirs {
+        sets.extend(eval::find_sets(d)?);
+    }
+    if !sets.is_empty() {
+        let files: Vec<PathBuf> = sets.iter().map(|s| s.file.clone()).collect();
+        let cancel = cancel_flag();
+        let mut stages: Vec<(&str, Options)> = Vec::new();
+        let base = a.engine.options();
+        if !a.no_raw {
+            stages.push(("raw", Options { restore: false, clean: sohoa::clean::CleanOptions { enabled: false, ..base.clean.clone() }, ..base.clone() }));
+        }
+        stages.push(("clean", Options { restore: false, ..base.clone() }));
+        let restorer = if base.restore {
+            Some(match &base.model_dir {
+                Some(d) => sohoa::restore::Restorer::from_dir(d)?,
+                None => sohoa::restore::Restorer::embedded()?,
+            })
+        } else {
+            None
+        };
+        let mut totals: std::collections::BTreeMap<String, ErrorCounts> = Default::default();
+        for (stage, opts) in stages {
+            let pipeline = Pipeline::new(opts)?;
+            let mut results: Vec<Option<sohoa::Document>> = vec![None; files.len()];
+            let pb = progress_bar(files.len() as u64, stage);
+            pipeline.process_files(&files, &cancel, &mut |_| {}, &mut |i, r| {
+                pb.inc(1);
+                match r {
+                    Ok(d) => results[i] = Some(d),
+                    Err(e) => pb.suspend(|| eprintln!("sohoa: {}: {e}", files[i].display())),
+                }
+            });
+            pb.finish_and_clear();
+            for (set, doc) in sets.iter().zip(&results) {
+                let pages: Vec<String> = doc.as_ref().map(|d| d.pages.iter().map(|p| p.text()).collect()).unwrap_or_default();
+                let e = eval::score(set, &pages);
+                print_row(&set.name, stage, &e, &mut table);
+                totals.entry(stage.to_string()).or_default().add(e);
+                if stage == "clean" {
+                    if let (Some(r), Some(doc)) = (&restorer, doc) {
+                        let mut restored = Vec::new();
+                        for p in &doc.pages {
+                            let lines: Vec<&str> = p.lines.iter().map(|l| l.ocr_text.as_str()).collect();
+                            let priors: Vec<Vec<Option<f32>>> = p.lines.iter().map(|l| l.words.iter().map(|w| Some(w.conf)).collect()).collect();
+                            let out = r.restore_lines(&lines, Some(&priors))?;
+                            restored.push(out.into_iter().map(|l| l.text + "\n").collect::<String>());
+                        }
+                        let e = eval::score(set, &restored);
+                        print_row(&set.name, "restored", &e, &mut table);
+                        totals.entry("restored".into()).or_default().add(e);
+                    }
+                }
+            }
+        }
+        for (stage, e) in &totals {
+            print_row("TOTAL", stage, e, &mut table);
+        }
+    }
+    if let Some(dir) = &a.restore_pairs {
+        let r = match &a.engine.model {
+            Some(d) => sohoa::restore::Restorer::from_dir(d)?,
+            None => sohoa::restore::Restorer::embedded()?,
+        };
+        let (mut raw, mut fixed) = (ErrorCounts::default(), ErrorCounts::default());
+        for (name, input, truth) in eval::find_restore_pairs(dir)? {
+            let inp = sohoa::text::nfc(&std::fs::read_to_string(&input)?);
+            let t = std::fs::read_to_string(&truth)?;
+            let out = r.restore_text(&inp)?;
+            let (e0, e1) = (ErrorCounts::of(&inp, &t), ErrorCounts::of(&out, &t));
+            print_row(&name, "input", &e0, &mut table);
+            print_row(&name, "restored", &e1, &mut table);
+            raw.add(e0);
+            fixed.add(e1);
+        }
+        print_row("TOTAL restore pairs", "input", &raw, &mut table);
+        print_row("TOTAL restore pairs", "restored", &fixed, &mut table);
+    }
+    if let Some(p) = &a.json {
+        emit::write_atomic(p, serde_json::to_string_pretty(&table)?.as_bytes())?;
+    }
+    let _ = Path::new("");
+    Ok(exit::OK)
+}

@@ -1,0 +1,167 @@
+//! OCR: Tesseract through libtesseract, one engine per worker thread, created once and reused.
+
+use crate::doc::{Line, Word};
+use crate::error::{Error, Result};
+use crate::raster::PageImage;
+use std::os::raw::{c_int, c_void};
+use std::path::{Path, PathBuf};
+use tesseract_rs::{TessPageIteratorLevel as Level, TessPageSegMode, TesseractAPI};
+
+/// The model sohoa uses unless told otherwise: Debian's `tesseract-ocr-script-viet`
+/// ("Vietnamese" script model). It was the most accurate of the three candidates on scans-dev at
+/// the same speed (see README, "Choosing the Tesseract model").
+pub const DEFAULT_LANG: &str = "Vietnamese";
+
+#[derive(Debug, Clone)]
+pub struct OcrOptions {
+    pub tessdata: PathBuf,
+    pub lang: String,
+    /// Tesseract page segmentation mode (3 = automatic, the right default for letters and plans).
+    pub psm: i32,
+}
+
+impl Default for OcrOptions {
+    fn default() -> Self {
+        OcrOptions { tessdata: default_tessdata(), lang: DEFAULT_LANG.into(), psm: 3 }
+    }
+}
+
+/// `SOHOA_TESSDATA`, then `TESSDATA_PREFIX`, then the Debian location.
+pub fn default_tessdata() -> PathBuf {
+    for var in ["SOHOA_TESSDATA", "TESSDATA_PREFIX"] {
+        if let Some(p) = std::env::var_os(var) {
+            let p = PathBuf::from(p);
+            if p.join("tessdata").is_dir() {
+                return p.join("tessdata");
+            }
+            return p;
+        }
+    }
+    for cand in ["/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata"] {
+        if Path::new(cand).is_dir() {
+            return PathBuf::from(cand);
+        }
+    }
+    PathBuf::from("/usr/share/tesseract-ocr/5/tessdata")
+}
+
+/// Languages (traineddata files) present in a tessdata directory.
+pub fn available_languages(tessdata: &Path) -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(tessdata)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".traineddata").map(str::to_owned))
+        .collect();
+    out.sort();
+    out
+}
+
+pub fn tesseract_version() -> String {
+    TesseractAPI::version()
+}
+
+extern "C" {
+    fn TessResultIteratorGetPageIterator(ri: *mut c_void) -> *mut c_void;
+    fn TessPageIteratorIsAtBeginningOf(pi: *const c_void, level: c_int) -> c_int;
+}
+
+pub struct Engine {
+    api: TesseractAPI,
+    opts: OcrOptions,
+}
+
+impl Engine {
+    pub fn new(opts: &OcrOptions) -> Result<Engine> {
+        let file = opts.tessdata.join(format!("{}.traineddata", opts.lang.split('+').next().unwrap_or("")));
+        if !file.exists() {
+            return Err(Error::Missing {
+                what: format!("Tesseract model {} (looked for {})", opts.lang, file.display()),
+            });
+        }
+        let api = TesseractAPI::new();
+        // Tesseract prints warnings (e.g. "Invalid resolution") on stderr for every page.
+        let _ = api.set_variable("debug_file", "/dev/null");
+        api.init(&opts.tessdata, &opts.lang)
+            .map_err(|e| Error::Missing { what: format!("Tesseract could not load {} from {} ({e})", opts.lang, opts.tessdata.display()) })?;
+        api.set_page_seg_mode(TessPageSegMode::from_int(opts.psm)).map_err(ocr_err)?;
+        let _ = api.set_variable("debug_file", "/dev/null");
+        Ok(Engine { api, opts: opts.clone() })
+    }
+
+    pub fn options(&self) -> &OcrOptions {
+        &self.opts
+    }
+
+    /// Recognise one page: lines in Tesseract's reading order, each with its words.
+    pub fn recognize(&mut self, page: &PageImage) -> Result<Vec<Line>> {
+        let (w, h) = (page.width as i32, page.height as i32);
+        if w < 3 || h < 3 {
+            return Ok(Vec::new());
+        }
+        self.api.set_image(&page.gray, w, h, 1, w).map_err(ocr_err)?;
+        self.api.set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32).map_err(ocr_err)?;
+        self.api.recognize().map_err(ocr_err)?;
+        let it = match self.api.get_iterator() {
+            Ok(it) => it,
+            Err(_) => return Ok(Vec::new()), // blank page: no result iterator
+        };
+        let raw = *it.handle.lock().map_err(|_| Error::Ocr("iterator lock poisoned".into()))?;
+        let pi = unsafe { TessResultIteratorGetPageIterator(raw) };
+        let mut lines: Vec<Line> = Vec::new();
+        let mut block = 0u32;
+        let mut first = true;
+        loop {
+            let at = |lvl: Level| unsafe { TessPageIteratorIsAtBeginningOf(pi, lvl as c_int) != 0 };
+            if at(Level::RIL_BLOCK) && !first {
+                block += 1;
+            }
+            if at(Level::RIL_TEXTLINE) || lines.is_empty() {
+                let bbox = it.get_bounding_box(Level::RIL_TEXTLINE).map(|(l, t, r, b)| [l, t, r, b]).unwrap_or([0; 4]);
+                let conf = it.confidence(Level::RIL_TEXTLINE).unwrap_or(0.0);
+                lines.push(Line::new(bbox, conf, block));
+            }
+            first = false;
+            if let Ok(text) = it.get_utf8_text(Level::RIL_WORD) {
+                let text = crate::text::nfc(text.trim());
+                if !text.is_empty() {
+                    let bbox = it.get_bounding_box(Level::RIL_WORD).map(|(l, t, r, b)| [l, t, r, b]).unwrap_or([0; 4]);
+                    let conf = it.confidence(Level::RIL_WORD).unwrap_or(0.0);
+                    lines.last_mut().expect("a line was pushed").words.push(Word::new(text, bbox, conf));
+                }
+            }
+            if !it.next(Level::RIL_WORD).unwrap_or(false) {
+                break;
+            }
+        }
+        drop(it);
+        let _ = self.api.clear();
+        lines.retain(|l| !l.words.is_empty());
+        for l in &mut lines {
+            l.refresh_text();
+        }
+        Ok(lines)
+    }
+}
+
+fn ocr_err(e: tesseract_rs::TesseractError) -> Error {
+    Error::Ocr(e.to_string())
+}
+
+#[link(name = "lept")]
+extern "C" {
+    fn getLeptonicaVersion() -> *mut std::os::raw::c_char;
+    fn lept_free(ptr: *mut c_void);
+}
+
+pub fn leptonica_version() -> String {
+    unsafe {
+        let p = getLeptonicaVersion();
+        if p.is_null() {
+            return String::new();
+        }
+        let s = std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned();
+        lept_free(p as *mut c_void);
+        s
+    }
+}

@@ -1,0 +1,378 @@
+//! The driver: the one place where parallelism lives.
+//!
+//! One thread renders pages (PDFium serialises its calls anyway) into a bounded channel; `jobs`
+//! rayon workers each take a page, clean it, OCR it with an engine from the pool (one Tesseract
+//! engine per worker, created once and reused), and restore its lines in one batch; the calling
+//! thread collects pages and completes documents in input order. At most about 2 × jobs page
+//! images are in memory at once, whatever the size of the files, and pages of different files
+//! are worked on together, so a batch of one-page files keeps every core busy.
+
+use crate::clean::{self, CleanOptions};
+use crate::doc::{Document, EngineInfo, Page, Timings, SCHEMA};
+use crate::error::{Error, Result};
+use crate::input::{self, SourceInfo};
+use crate::ocr::{Engine, OcrOptions};
+use crate::raster::{self, PageImage, RasterOptions};
+use crate::restore::Restorer;
+use crossbeam_channel::{bounded, unbounded};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub raster: RasterOptions,
+    pub clean: CleanOptions,
+    pub ocr: OcrOptions,
+    /// Run diacritic restoration / post-correction.
+    pub restore: bool,
+    /// Load the restoration model from this directory instead of the one built in.
+    pub model_dir: Option<PathBuf>,
+    /// Worker threads (OCR engines).
+    pub jobs: usize,
+    /// Extract administrative fields.
+    pub structure: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            raster: RasterOptions::default(),
+            clean: CleanOptions::default(),
+            ocr: OcrOptions::default(),
+            restore: true,
+            model_dir: None,
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            structure: true,
+        }
+    }
+}
+
+/// Progress events, for bars and logs.
+#[derive(Debug, Clone)]
+pub enum Event {
+    FileStarted { file: usize, pages: Option<usize> },
+    PageDone { file: usize, page: usize },
+}
+
+pub struct Pipeline {
+    opts: Options,
+    restorer: Option<Arc<Restorer>>,
+    engines: Mutex<Vec<Engine>>,
+    pool: rayon::ThreadPool,
+}
+
+enum Msg {
+    Start { file: usize, source: SourceInfo },
+    Page { file: usize, image: PageImage, raster_ms: f64 },
+    End { file: usize, pages: usize, error: Option<Error> },
+}
+
+enum Done {
+    Page { file: usize, result: Result<Page> },
+}
+
+impl Pipeline {
+    /// Build a pipeline: loads the restoration model and checks that Tesseract and its model load.
+    pub fn new(opts: Options) -> Result<Pipeline> {
+        let jobs = opts.jobs.max(1);
+        let restorer = if opts.restore {
+            Some(Arc::new(match &opts.model_dir {
+                Some(d) => Restorer::from_dir(d)?,
+                None => Restorer::embedded()?,
+            }))
+        } else {
+            None
+        };
+        // Fail early (exit 3) when Tesseract or its model is missing, not once per page.
+        let first = Engine::new(&opts.ocr)?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .thread_name(|i| format!("sohoa-ocr-{i}"))
+            .build()
+            .map_err(|e| Error::Ocr(format!("thread pool: {e}")))?;
+        Ok(Pipeline { opts: Options { jobs, ..opts }, restorer, engines: Mutex::new(vec![first]), pool })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    pub fn restorer(&self) -> Option<&Restorer> {
+        self.restorer.as_deref()
+    }
+
+    pub fn engine_info(&self) -> EngineInfo {
+        EngineInfo {
+            sohoa: env!("CARGO_PKG_VERSION").into(),
+            tesseract: crate::ocr::tesseract_version(),
+            lang: self.opts.ocr.lang.clone(),
+            tessdata: self.opts.ocr.tessdata.display().to_string(),
+            restore_model: self.restorer.as_ref().map(|r| r.model_id.clone()),
+        }
+    }
+
+    /// Process one file.
+    pub fn process_file(&self, path: &Path) -> Result<Document> {
+        let cancel = AtomicBool::new(false);
+        let mut out = None;
+        self.process_files(&[path.to_path_buf()], &cancel, &mut |_| {}, &mut |_, r| out = Some(r));
+        out.unwrap_or(Err(Error::Interrupted))
+    }
+
+    /// Process many files, pages of all of them in parallel. `on_done(index, result)` is called
+    /// once per file, in the order files complete. Setting `cancel` stops after the pages in
+    /// hand; files not finished then are reported as `Error::Interrupted`.
+    pub fn process_files(
+        &self,
+        files: &[PathBuf],
+        cancel: &AtomicBool,
+        on_event: &mut (dyn FnMut(Event) + Send),
+        on_done: &mut dyn FnMut(usize, Result<Document>),
+    ) {
+        let jobs = self.opts.jobs;
+        let (page_tx, page_rx) = bounded::<Msg>(jobs * 2);
+        let (done_tx, done_rx) = unbounded::<Done>();
+        let (meta_tx, meta_rx) = unbounded::<Msg>();
+        let events = Mutex::new(on_event);
+        std::thread::scope(|scope| {
+            // Renderer.
+            let raster_opts = self.opts.raster.clone();
+            scope.spawn(move || {
+                for (fi, path) in files.iter().enumerate() {
+                    if cancel.load(Ordering::Relaxed) {
+                        let _ = meta_tx.send(Msg::End { file: fi, pages: 0, error: Some(Error::Interrupted) });
+                        continue;
+                    }
+                    let (kind, sha256, bytes) = match input::inspect(path) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            let _ = meta_tx.send(Msg::End { file: fi, pages: 0, error: Some(e) });
+                            continue;
+                        }
+                    };
+                    let mut source = SourceInfo {
+                        path: path.display().to_string(),
+                        sha256,
+                        bytes,
+                        format: format!("{kind:?}").to_lowercase(),
+                        pages: 0,
+                    };
+                    let mut started = false;
+                    let mut pages_sent = 0usize;
+                    let mut t0 = Instant::now();
+                    let result = {
+                        let mut on_count = |n: usize| {
+                            source.pages = n;
+                            let _ = meta_tx.send(Msg::Start { file: fi, source: source.clone() });
+                            started = true;
+                        };
+                        let mut on_page = |image: PageImage| -> bool {
+                            if cancel.load(Ordering::Relaxed) {
+                                return false;
+                            }
+                            let raster_ms = t0.elapsed().as_secs_f64() * 1e3;
+                            pages_sent += 1;
+                            let ok = page_tx.send(Msg::Page { file: fi, image, raster_ms }).is_ok();
+                            t0 = Instant::now();
+                            ok
+                        };
+                        raster::for_each_page(path, kind, &raster_opts, &mut on_count, &mut on_page)
+                    };
+                    if !started {
+                        source.pages = pages_sent;
+                        let _ = meta_tx.send(Msg::Start { file: fi, source });
+                    }
+                    let error = match result {
+                        Ok(_) if cancel.load(Ordering::Relaxed) => Some(Error::Interrupted),
+                        Ok(_) => None,
+                        Err(e) => Some(e),
+                    };
+                    let _ = meta_tx.send(Msg::End { file: fi, pages: pages_sent, error });
+                }
+                drop(page_tx);
+            });
+
+            // Workers on the pool; the collector on this thread.
+            let this = self;
+            self.pool.in_place_scope(|s| {
+                for _ in 0..jobs {
+                    let rx = page_rx.clone();
+                    let tx = done_tx.clone();
+                    let events = &events;
+                    s.spawn(move |_| {
+                        while let Ok(msg) = rx.recv() {
+                            if let Msg::Page { file, image, raster_ms } = msg {
+                                let page_no = image.index;
+                                let result = if cancel.load(Ordering::Relaxed) {
+                                    Err(Error::Interrupted)
+                                } else {
+                                    this.process_page(image, raster_ms)
+                                };
+                                if let Ok(mut ev) = events.lock() {
+                                    (ev)(Event::PageDone { file, page: page_no });
+                                }
+                                let _ = tx.send(Done::Page { file, result });
+                            }
+                        }
+                    });
+                }
+                drop(done_tx);
+                drop(page_rx);
+                self.collect(files.len(), meta_rx, done_rx, &events, on_done);
+            });
+        });
+    }
+
+    fn collect(
+        &self,
+        n_files: usize,
+        meta_rx: crossbeam_channel::Receiver<Msg>,
+        done_rx: crossbeam_channel::Receiver<Done>,
+        events: &Mutex<&mut (dyn FnMut(Event) + Send)>,
+        on_done: &mut dyn FnMut(usize, Result<Document>),
+    ) {
+        struct State {
+            source: Option<SourceInfo>,
+            pages: BTreeMap<usize, Page>,
+            received: usize,
+            expected: Option<usize>,
+            error: Option<Error>,
+            announced: bool,
+        }
+        let mut states: BTreeMap<usize, State> = BTreeMap::new();
+        let mut finished = 0usize;
+        let mut meta_open = true;
+        let mut done_open = true;
+        while finished < n_files && (meta_open || done_open) {
+            crossbeam_channel::select! {
+                recv(meta_rx) -> m => match m {
+                    Ok(Msg::Start { file, source }) => {
+                        let st = states.entry(file).or_insert_with(|| State { source: None, pages: BTreeMap::new(), received: 0, expected: None, error: None, announced: false });
+                        if !st.announced {
+                            st.announced = true;
+                            if let Ok(mut ev) = events.lock() { (ev)(Event::FileStarted { file, pages: (source.pages > 0).then_some(source.pages) }); }
+                        }
+                        st.source = Some(source);
+                    }
+                    Ok(Msg::End { file, pages, error }) => {
+                        let st = states.entry(file).or_insert_with(|| State { source: None, pages: BTreeMap::new(), received: 0, expected: None, error: None, announced: false });
+                        st.expected = Some(pages);
+                        if st.error.is_none() { st.error = error; }
+                    }
+                    Ok(Msg::Page { .. }) => {}
+                    Err(_) => { meta_open = false; }
+                },
+                recv(done_rx) -> d => match d {
+                    Ok(Done::Page { file, result }) => {
+                        let st = states.entry(file).or_insert_with(|| State { source: None, pages: BTreeMap::new(), received: 0, expected: None, error: None, announced: false });
+                        st.received += 1;
+                        match result {
+                            Ok(p) => { st.pages.insert(p.index, p); }
+                            Err(e) => if st.error.is_none() { st.error = Some(e) },
+                        }
+                    }
+                    Err(_) => { done_open = false; }
+                },
+            }
+            // Complete every file whose pages are all in.
+            let ready: Vec<usize> = states
+                .iter()
+                .filter(|(_, s)| s.expected.is_some_and(|n| s.received >= n))
+                .map(|(k, _)| *k)
+                .collect();
+            for file in ready {
+                let st = states.remove(&file).expect("ready state");
+                finished += 1;
+                let result = match st.error {
+                    Some(e) => Err(e),
+                    None => Ok(self.assemble(st.source.expect("start precedes end"), st.pages.into_values().collect())),
+                };
+                on_done(file, result);
+            }
+        }
+    }
+
+    fn assemble(&self, source: SourceInfo, pages: Vec<Page>) -> Document {
+        let mut timings = Timings::default();
+        for p in &pages {
+            timings.add(&p.timings);
+        }
+        let mut doc = Document {
+            schema: SCHEMA.into(),
+            source,
+            engine: self.engine_info(),
+            pages,
+            document: None,
+            timings,
+        };
+        if self.opts.structure {
+            let t = Instant::now();
+            doc.document = Some(crate::structure::extract(&doc));
+            doc.timings.structure_ms += t.elapsed().as_secs_f64() * 1e3;
+        }
+        doc
+    }
+
+    fn take_engine(&self) -> Result<Engine> {
+        if let Some(e) = self.engines.lock().ok().and_then(|mut v| v.pop()) {
+            return Ok(e);
+        }
+        Engine::new(&self.opts.ocr)
+    }
+
+    fn give_engine(&self, e: Engine) {
+        if let Ok(mut v) = self.engines.lock() {
+            v.push(e);
+        }
+    }
+
+    /// Clean, OCR and restore one page.
+    pub fn process_page(&self, image: PageImage, raster_ms: f64) -> Result<Page> {
+        let mut timings = Timings { rasterise_ms: raster_ms, ..Default::default() };
+        let (index, width, height, dpi) = (image.index, image.width, image.height, image.dpi);
+        let t = Instant::now();
+        let (image, report) = clean::clean(image, &self.opts.clean);
+        timings.clean_ms = t.elapsed().as_secs_f64() * 1e3;
+
+        let t = Instant::now();
+        let mut engine = self.take_engine()?;
+        let lines = engine.recognize(&image);
+        self.give_engine(engine);
+        let mut lines = lines?;
+        drop(image);
+        timings.ocr_ms = t.elapsed().as_secs_f64() * 1e3;
+        if report.scale != 1.0 {
+            let s = report.scale;
+            let unscale = |b: &mut [i32; 4]| b.iter_mut().for_each(|v| *v = (*v as f32 / s).round() as i32);
+            for l in &mut lines {
+                unscale(&mut l.bbox);
+                l.words.iter_mut().for_each(|w| unscale(&mut w.bbox));
+            }
+        }
+
+        if let Some(r) = &self.restorer {
+            let t = Instant::now();
+            let texts: Vec<String> = lines.iter().map(|l| l.ocr_text.clone()).collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let priors: Vec<Vec<Option<f32>>> = lines.iter().map(|l| l.words.iter().map(|w| Some(w.conf)).collect()).collect();
+            let restored = r.restore_lines(&refs, Some(&priors))?;
+            for (line, rl) in lines.iter_mut().zip(restored) {
+                if rl.tokens.len() == line.words.len() {
+                    let mut conf = 1.0f32;
+                    for (w, t) in line.words.iter_mut().zip(rl.tokens) {
+                        w.text = t.text;
+                        w.restore_conf = Some(t.conf);
+                        conf = conf.min(t.conf);
+                    }
+                    line.restore_conf = Some(conf);
+                }
+                line.refresh_text();
+            }
+            timings.restore_ms = t.elapsed().as_secs_f64() * 1e3;
+        }
+        Ok(Page { index: index + 1, width, height, dpi, source: "ocr".into(), rotation: 0, skew: 0.0, lines, timings })
+    }
+}

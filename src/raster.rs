@@ -1,0 +1,357 @@
+//! Rasterise: every input becomes a stream of grey page images, one page in memory at a time.
+//!
+//! PDF pages are rendered by PDFium (bound once per process; its calls are serialised by a global
+//! lock, so rendering happens on one thread that feeds the OCR workers). Images are decoded with
+//! `image`, TIFF pages (Group 4 fax included) one by one with `tiff`.
+
+use crate::error::{Error, Result};
+use crate::input::Kind;
+use pdfium_render::prelude::*;
+use std::io::{BufReader, Read, Seek};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// A page as the OCR stage sees it: 8-bit grey, row-major, no padding.
+#[derive(Clone)]
+pub struct PageImage {
+    /// 0-based page index within its file.
+    pub index: usize,
+    pub width: u32,
+    pub height: u32,
+    pub dpi: f32,
+    pub gray: Vec<u8>,
+}
+
+impl std::fmt::Debug for PageImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageImage(#{} {}x{} @{}dpi)", self.index, self.width, self.height, self.dpi)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RasterOptions {
+    /// Rendering resolution for PDF pages.
+    pub dpi: f32,
+    /// Resolution assumed for images that do not record one.
+    pub image_dpi: f32,
+    /// Pages larger than this many pixels are rendered at a lower resolution (decompression bombs,
+    /// 5 m posters) instead of exhausting memory.
+    pub max_pixels: u64,
+    /// PDFium library path; `None` searches (see [`pdfium_candidates`]).
+    pub pdfium: Option<PathBuf>,
+}
+
+impl Default for RasterOptions {
+    fn default() -> Self {
+        RasterOptions { dpi: 300.0, image_dpi: 300.0, max_pixels: 60_000_000, pdfium: None }
+    }
+}
+
+static PDFIUM: OnceLock<std::result::Result<(Pdfium, PathBuf), String>> = OnceLock::new();
+
+/// Where PDFium is looked for, in order: the explicit path, `SOHOA_PDFIUM`, the project's
+/// `third_party/pdfium` (beside the executable's build tree or the source tree), then the system.
+pub fn pdfium_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = explicit {
+        out.push(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("SOHOA_PDFIUM") {
+        out.push(PathBuf::from(p));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        for anc in exe.ancestors().skip(1).take(4) {
+            out.push(anc.join("third_party/pdfium/libpdfium.so"));
+        }
+    }
+    out.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/third_party/pdfium/libpdfium.so")));
+    out.push(PathBuf::from("/usr/local/lib/libpdfium.so"));
+    out.push(PathBuf::from("/usr/lib/libpdfium.so"));
+    out
+}
+
+/// The process-wide PDFium binding (PDFium can be bound only once per process).
+pub fn pdfium(explicit: Option<&Path>) -> Result<&'static Pdfium> {
+    let bound = PDFIUM.get_or_init(|| {
+        let mut tried = Vec::new();
+        for cand in pdfium_candidates(explicit) {
+            let p = if cand.is_dir() { cand.join("libpdfium.so") } else { cand };
+            if !p.exists() {
+                tried.push(p.display().to_string());
+                continue;
+            }
+            match Pdfium::bind_to_library(&p) {
+                Ok(b) => return Ok((Pdfium::new(b), p)),
+                Err(e) => tried.push(format!("{} ({e})", p.display())),
+            }
+        }
+        Err(format!("PDFium library (libpdfium.so) not found; tried {}", tried.join(", ")))
+    });
+    match bound {
+        Ok((p, _)) => Ok(p),
+        Err(e) => Err(Error::Missing { what: e.clone() }),
+    }
+}
+
+/// Path of the bound PDFium library, if bound.
+pub fn pdfium_path() -> Option<PathBuf> {
+    PDFIUM.get().and_then(|r| r.as_ref().ok()).map(|(_, p)| p.clone())
+}
+
+fn pdf_error(e: PdfiumError) -> Error {
+    match e {
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => Error::Encrypted,
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::SecurityError) => Error::Encrypted,
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
+            Error::BadPdf("not a valid PDF structure (truncated or corrupt)".into())
+        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FileError) => {
+            Error::BadPdf("file could not be opened by PDFium".into())
+        }
+        other => Error::BadPdf(other.to_string()),
+    }
+}
+
+/// Stream the pages of a file to `on_page`. `on_count` learns the page count first (when the
+/// format records it). `on_page` returns `false` to stop early (interrupts).
+pub fn for_each_page(
+    path: &Path,
+    kind: Kind,
+    opts: &RasterOptions,
+    on_count: &mut dyn FnMut(usize),
+    on_page: &mut dyn FnMut(PageImage) -> bool,
+) -> Result<usize> {
+    match kind {
+        Kind::Pdf => pdf_pages(path, opts, on_count, on_page),
+        Kind::Tiff => tiff_pages(path, opts, on_count, on_page),
+        Kind::Png | Kind::Jpeg => {
+            on_count(1);
+            let page = decode_image(path, kind, opts)?;
+            on_page(page);
+            Ok(1)
+        }
+    }
+}
+
+fn pdf_pages(
+    path: &Path,
+    opts: &RasterOptions,
+    on_count: &mut dyn FnMut(usize),
+    on_page: &mut dyn FnMut(PageImage) -> bool,
+) -> Result<usize> {
+    let pdfium = pdfium(opts.pdfium.as_deref())?;
+    let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
+    let pages = doc.pages();
+    let n = pages.len() as usize;
+    if n == 0 {
+        return Err(Error::BadPdf("the PDF has no pages".into()));
+    }
+    on_count(n);
+    for (i, page) in pages.iter().enumerate() {
+        let (wpt, hpt) = (page.width().value.abs(), page.height().value.abs());
+        if !(wpt.is_finite() && hpt.is_finite()) || wpt < 1.0 || hpt < 1.0 {
+            return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
+        }
+        let mut dpi = opts.dpi;
+        let px = |d: f32| ((wpt / 72.0 * d).round() as u64, (hpt / 72.0 * d).round() as u64);
+        let (w, h) = px(dpi);
+        if w * h > opts.max_pixels {
+            dpi *= ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01);
+            log::warn!("{}: page {} is very large; rendering at {:.0} dpi", path.display(), i + 1, dpi);
+        }
+        let (w, h) = px(dpi);
+        let (w, h) = (w.max(1) as i32, h.max(1) as i32);
+        // BGRx, not Gray: PDFium's grey bitmaps crashed on pages with filled vector shapes.
+        let cfg = PdfRenderConfig::new()
+            .set_target_size(w, h)
+            .set_format(PdfBitmapFormat::BGRx)
+            .render_form_data(true);
+        let bitmap = page.render_with_config(&cfg).map_err(pdf_error)?;
+        let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
+        let raw = bitmap.as_raw_bytes();
+        let stride = if bh > 0 { raw.len() / bh } else { 0 };
+        if stride < bw * 4 {
+            return Err(Error::BadPdf(format!("page {}: PDFium returned a short bitmap", i + 1)));
+        }
+        let mut gray = vec![0u8; bw * bh];
+        for y in 0..bh {
+            let row = &raw[y * stride..y * stride + bw * 4];
+            for (x, px) in row.chunks_exact(4).enumerate() {
+                gray[y * bw + x] = luma(px[2], px[1], px[0]);
+            }
+        }
+        drop(bitmap);
+        let page = PageImage { index: i, width: bw as u32, height: bh as u32, dpi, gray };
+        if !on_page(page) {
+            break;
+        }
+    }
+    Ok(n)
+}
+
+#[inline]
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114 + 500) / 1000) as u8
+}
+
+fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Read { path: path.to_path_buf(), source: e })?;
+    let dpi = match kind {
+        Kind::Png => png_dpi(&bytes),
+        Kind::Jpeg => jpeg_dpi(&bytes),
+        _ => None,
+    }
+    .unwrap_or(opts.image_dpi);
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes));
+    reader.set_format(match kind {
+        Kind::Png => image::ImageFormat::Png,
+        _ => image::ImageFormat::Jpeg,
+    });
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(opts.max_pixels * 4);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => Error::TooLarge(format!("image over {} pixels", opts.max_pixels)),
+        other => Error::BadImage(other.to_string()),
+    })?;
+    let (w, h) = (img.width(), img.height());
+    let gray = flatten_to_gray(img);
+    Ok(PageImage { index: 0, width: w, height: h, dpi, gray })
+}
+
+/// Grey with any alpha composited over white paper (transparent scans read as black otherwise).
+fn flatten_to_gray(img: image::DynamicImage) -> Vec<u8> {
+    if img.color().has_alpha() {
+        let rgba = img.to_rgba8();
+        rgba.pixels()
+            .map(|p| {
+                let a = p[3] as u32;
+                let l = luma(p[0], p[1], p[2]) as u32;
+                ((l * a + 255 * (255 - a) + 127) / 255) as u8
+            })
+            .collect()
+    } else {
+        img.to_luma8().into_raw()
+    }
+}
+
+fn png_dpi(bytes: &[u8]) -> Option<f32> {
+    // pHYs: pixels per unit X, Y (u32 BE), unit (1 = metre).
+    let pos = bytes.windows(4).take(1 << 20).position(|w| w == b"pHYs")?;
+    let d = bytes.get(pos + 4..pos + 13)?;
+    let ppu = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+    (d[8] == 1 && ppu > 0).then(|| (ppu as f32 * 0.0254).round())
+}
+
+fn jpeg_dpi(bytes: &[u8]) -> Option<f32> {
+    // JFIF APP0 after "JFIF\0": version (2 bytes), units (1 = dpi, 2 = dpcm), Xdensity (u16 BE).
+    let pos = bytes.windows(5).take(64).position(|w| w == b"JFIF\0")?;
+    let d = bytes.get(pos + 5..pos + 10)?;
+    let x = u16::from_be_bytes([d[3], d[4]]) as f32;
+    match d[2] {
+        1 if x > 1.0 => Some(x),
+        2 if x > 1.0 => Some((x * 2.54).round()),
+        _ => None,
+    }
+}
+
+fn tiff_pages(
+    path: &Path,
+    opts: &RasterOptions,
+    on_count: &mut dyn FnMut(usize),
+    on_page: &mut dyn FnMut(PageImage) -> bool,
+) -> Result<usize> {
+    let f = std::fs::File::open(path).map_err(|e| Error::Read { path: path.to_path_buf(), source: e })?;
+    let bad = |e: tiff::TiffError| Error::BadImage(format!("TIFF: {e}"));
+    let mut limits = tiff::decoder::Limits::default();
+    limits.decoding_buffer_size = (opts.max_pixels * 4) as usize;
+    limits.intermediate_buffer_size = (opts.max_pixels * 4) as usize;
+    let mut dec = tiff::decoder::Decoder::new(BufReader::new(f)).map_err(bad)?.with_limits(limits);
+    let count = count_tiff_pages(path).unwrap_or(0);
+    if count > 0 {
+        on_count(count);
+    }
+    let mut index = 0;
+    loop {
+        let page = tiff_page(&mut dec, index, opts)?;
+        index += 1;
+        if !on_page(page) || !dec.more_images() {
+            break;
+        }
+        dec.next_image().map_err(bad)?;
+    }
+    Ok(index)
+}
+
+fn count_tiff_pages(path: &Path) -> Option<usize> {
+    let f = std::fs::File::open(path).ok()?;
+    let mut dec = tiff::decoder::Decoder::new(BufReader::new(f)).ok()?;
+    let mut n = 1;
+    while dec.more_images() {
+        dec.next_image().ok()?;
+        n += 1;
+        if n > 100_000 {
+            return None;
+        }
+    }
+    Some(n)
+}
+
+fn tiff_page<R: Read + Seek>(dec: &mut tiff::decoder::Decoder<R>, index: usize, opts: &RasterOptions) -> Result<PageImage> {
+    use tiff::decoder::DecodingResult;
+    use tiff::tags::Tag;
+    use tiff::ColorType;
+    let bad = |e: tiff::TiffError| Error::BadImage(format!("TIFF page {}: {e}", index + 1));
+    let (w, h) = dec.dimensions().map_err(bad)?;
+    if (w as u64) * (h as u64) > opts.max_pixels {
+        return Err(Error::TooLarge(format!("TIFF page {} is {w}x{h} pixels", index + 1)));
+    }
+    let dpi = dec
+        .get_tag_f32(Tag::XResolution)
+        .ok()
+        .filter(|d| *d > 10.0)
+        .map(|d| match dec.get_tag_u32(Tag::ResolutionUnit) {
+            Ok(3) => (d * 2.54).round(),
+            _ => d,
+        })
+        .unwrap_or(opts.image_dpi);
+    // 0 = WhiteIsZero: bilevel fax pages usually store ink as 1.
+    let white_is_zero = matches!(dec.get_tag_u32(Tag::PhotometricInterpretation), Ok(0));
+    let color = dec.colortype().map_err(bad)?;
+    let data = dec.read_image().map_err(bad)?;
+    let (w, h) = (w as usize, h as usize);
+    let mut gray = vec![255u8; w * h];
+    let samples: Vec<u8> = match data {
+        DecodingResult::U8(v) => v,
+        DecodingResult::U16(v) => v.iter().map(|s| (s >> 8) as u8).collect(),
+        _ => return Err(Error::BadImage(format!("TIFF page {}: unsupported sample format", index + 1))),
+    };
+    match color {
+        ColorType::Gray(1) => {
+            let row_bytes = w.div_ceil(8);
+            for y in 0..h {
+                for x in 0..w {
+                    let byte = samples.get(y * row_bytes + x / 8).copied().unwrap_or(0);
+                    let bit = (byte >> (7 - (x % 8))) & 1;
+                    let ink = if white_is_zero { bit == 1 } else { bit == 0 };
+                    gray[y * w + x] = if ink { 0 } else { 255 };
+                }
+            }
+        }
+        ColorType::Gray(_) => {
+            for (i, s) in samples.iter().take(w * h).enumerate() {
+                gray[i] = if white_is_zero { 255 - s } else { *s };
+            }
+        }
+        ColorType::RGB(_) | ColorType::RGBA(_) => {
+            let n = if matches!(color, ColorType::RGB(_)) { 3 } else { 4 };
+            for (i, px) in samples.chunks_exact(n).take(w * h).enumerate() {
+                gray[i] = luma(px[0], px[1], px[2]);
+            }
+        }
+        ColorType::Palette(_) | ColorType::CMYK(_) | _ => {
+            return Err(Error::BadImage(format!("TIFF page {}: unsupported colour type {color:?}", index + 1)))
+        }
+    }
+    Ok(PageImage { index, width: w as u32, height: h as u32, dpi, gray })
+}

@@ -1,0 +1,88 @@
+//! Text helpers shared by stages: Unicode normalisation and the accuracy metrics.
+
+use unicode_normalization::UnicodeNormalization;
+
+pub fn nfc(s: &str) -> String {
+    s.nfc().collect()
+}
+
+/// NFC with every whitespace run collapsed to one space, trimmed: the form both sides of a CER or
+/// WER comparison are put in.
+pub fn normalize_for_eval(s: &str) -> String {
+    nfc(s).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    if a.is_empty() {
+        return b.len();
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, x) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(x != y);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// Edit counts for one hypothesis against its reference.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    pub char_errors: usize,
+    pub chars: usize,
+    pub word_errors: usize,
+    pub words: usize,
+}
+
+impl ErrorCounts {
+    pub fn of(hyp: &str, reference: &str) -> ErrorCounts {
+        let (h, r) = (normalize_for_eval(hyp), normalize_for_eval(reference));
+        let (hc, rc): (Vec<char>, Vec<char>) = (h.chars().collect(), r.chars().collect());
+        let (hw, rw): (Vec<&str>, Vec<&str>) = (h.split(' ').filter(|w| !w.is_empty()).collect(), r.split(' ').filter(|w| !w.is_empty()).collect());
+        ErrorCounts { char_errors: levenshtein(&hc, &rc), chars: rc.len(), word_errors: levenshtein(&hw, &rw), words: rw.len() }
+    }
+
+    pub fn add(&mut self, o: ErrorCounts) {
+        self.char_errors += o.char_errors;
+        self.chars += o.chars;
+        self.word_errors += o.word_errors;
+        self.words += o.words;
+    }
+
+    /// Character error rate, in percent.
+    pub fn cer(&self) -> f64 {
+        100.0 * self.char_errors as f64 / self.chars.max(1) as f64
+    }
+
+    /// Syllable (whitespace token) error rate, in percent.
+    pub fn wer(&self) -> f64 {
+        100.0 * self.word_errors as f64 / self.words.max(1) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_text_has_no_errors() {
+        let e = ErrorCounts::of("Kế hoạch  số 152", "Kế hoạch số\n152");
+        assert_eq!((e.char_errors, e.word_errors), (0, 0));
+    }
+
+    #[test]
+    fn one_wrong_tone_is_one_char_and_one_syllable() {
+        let e = ErrorCounts::of("Kê hoạch", "Kế hoạch");
+        assert_eq!((e.char_errors, e.chars, e.word_errors, e.words), (1, 8, 1, 2));
+    }
+
+    #[test]
+    fn decomposed_input_is_compared_as_nfc() {
+        let decomposed = "Ke\u{302}\u{301}";
+        assert_eq!(ErrorCounts::of(decomposed, "Kế").char_errors, 0);
+    }
+}
