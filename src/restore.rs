@@ -88,7 +88,6 @@ struct VocabFile {
 
 struct Vocab {
     input: HashMap<char, i64>,
-    output: Vec<Option<char>>,
     /// Output class of each character (to score "leave it as it is").
     output_ix: HashMap<char, usize>,
     pad: i64,
@@ -110,33 +109,144 @@ impl Vocab {
         let input = v.input.iter().enumerate().filter_map(|(i, s)| Some((one(s)?, i as i64))).collect();
         let output: Vec<Option<char>> = v.output.iter().map(one).collect();
         let output_ix = output.iter().enumerate().filter_map(|(i, c)| Some(((*c)?, i))).collect();
-        Ok(Vocab { input, output, output_ix, pad: v.pad as i64, unk: v.unk as i64, keep: v.keep, del: v.del })
+        Ok(Vocab { input, output_ix, pad: v.pad as i64, unk: v.unk as i64, keep: v.keep, del: v.del })
     }
 }
 
 /// The syllable lexicon, indexed by unmarked skeleton for constrained decoding.
 struct Lexicon {
     words: HashSet<String>,
-    by_skeleton: HashMap<String, Vec<String>>,
+    trie: Trie,
+}
+
+/// The lexicon as a trie, for searching the best syllable under the model's per-character
+/// distributions (with deletions) without scoring all 7,600 syllables.
+#[derive(Default)]
+struct Trie {
+    children: Vec<Vec<(char, u32)>>,
+    terminal: Vec<bool>,
+}
+
+impl Trie {
+    fn new() -> Trie {
+        Trie { children: vec![Vec::new()], terminal: vec![false] }
+    }
+
+    fn insert(&mut self, w: &str) {
+        let mut node = 0usize;
+        for c in w.chars() {
+            node = match self.children[node].iter().find(|(k, _)| *k == c) {
+                Some(&(_, n)) => n as usize,
+                None => {
+                    let n = self.children.len();
+                    self.children.push(Vec::new());
+                    self.terminal.push(false);
+                    self.children[node].push((c, n as u32));
+                    n
+                }
+            };
+        }
+        self.terminal[node] = true;
+    }
+}
+
+/// Branch-and-bound search state for [`Restorer::lexicon_search`].
+struct Search<'a> {
+    trie: &'a Trie,
+    lp: &'a [Vec<f32>],
+    out_ix: &'a HashMap<char, usize>,
+    del: usize,
+    max_dels: usize,
+    suffix_max: Vec<f32>,
+    best: Option<(f32, Vec<char>, Vec<usize>)>,
+    chars: Vec<char>,
+    positions: Vec<usize>,
+    budget: usize,
+}
+
+impl Search<'_> {
+    fn dfs(&mut self, node: usize, k: usize, score: f32, dels: usize) {
+        if self.budget == 0 {
+            return;
+        }
+        self.budget -= 1;
+        let bound = score + self.suffix_max[k];
+        if self.best.as_ref().is_some_and(|b| bound <= b.0) {
+            return;
+        }
+        let n = self.lp.len();
+        if k == n {
+            if self.trie.terminal[node] && !self.chars.is_empty() {
+                self.best = Some((score, self.chars.clone(), self.positions.clone()));
+            }
+            return;
+        }
+        let children = &self.trie.children[node];
+        let mut order: Vec<(f32, char, u32)> = children
+            .iter()
+            .filter_map(|&(c, child)| self.out_ix.get(&c).map(|&ix| (self.lp[k][ix], c, child)))
+            .collect();
+        order.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (l, c, child) in order {
+            self.chars.push(c);
+            self.positions.push(k);
+            self.dfs(child as usize, k + 1, score + l, dels);
+            self.chars.pop();
+            self.positions.pop();
+        }
+        if dels < self.max_dels {
+            let l = self.lp[k][self.del];
+            self.dfs(node, k + 1, score + l, dels + 1);
+        }
+    }
 }
 
 impl Lexicon {
     fn parse(text: &str) -> Lexicon {
         let mut words = HashSet::new();
-        let mut by_skeleton: HashMap<String, Vec<String>> = HashMap::new();
+        let mut trie = Trie::new();
         for w in text.lines().map(str::trim).filter(|w| !w.is_empty()) {
             let w = crate::text::nfc(&w.to_lowercase());
             if words.insert(w.clone()) {
-                by_skeleton.entry(strip_marks(&w)).or_default().push(w);
+                trie.insert(&w);
             }
         }
-        Lexicon { words, by_skeleton }
+        Lexicon { words, trie }
     }
 
     fn contains(&self, lower: &str) -> bool {
         self.words.contains(lower)
     }
 
+}
+
+/// How far the input can be trusted, judged from the whole text handed in at once (a page, or
+/// a chunk of a file): text that carries Vietnamese marks came from a Vietnamese OCR model and is
+/// mostly right; text without any came from a stripped source or an English OCR model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Marked,
+    Unmarked,
+}
+
+impl Mode {
+    pub fn of(lines: &[&str]) -> Mode {
+        let (mut words, mut marked) = (0usize, 0usize);
+        for w in lines.iter().flat_map(|l| l.split_whitespace()) {
+            if w.chars().any(|c| c.is_alphabetic()) {
+                words += 1;
+                if w.chars().any(|c| strip_char(c) != c) {
+                    marked += 1;
+                }
+            }
+        }
+        // Marked Vietnamese prose has marks on about 70 % of its syllables.
+        if words > 0 && (marked as f32) < 0.2 * words as f32 {
+            Mode::Unmarked
+        } else {
+            Mode::Marked
+        }
+    }
 }
 
 /// How sure the caller already is of a token (Tesseract's word confidence, 0-100).
@@ -246,10 +356,11 @@ impl Restorer {
                 }
             }
         }
+        let mode = Mode::of(lines);
         Ok(chars
             .iter()
             .enumerate()
-            .map(|(li, cs)| self.decode_line(cs, &probs[li], priors.and_then(|p| p.get(li)).map(|v| v.as_slice())))
+            .map(|(li, cs)| self.decode_line(cs, &probs[li], priors.and_then(|p| p.get(li)).map(|v| v.as_slice()), mode))
             .collect())
     }
 
@@ -260,7 +371,7 @@ impl Restorer {
         Ok(out.into_iter().map(|l| l.text).collect::<Vec<_>>().join("\n"))
     }
 
-    fn decode_line(&self, cs: &[char], probs: &[Vec<f32>], priors: Option<&[Prior]>) -> RestoredLine {
+    fn decode_line(&self, cs: &[char], probs: &[Vec<f32>], priors: Option<&[Prior]>, mode: Mode) -> RestoredLine {
         let mut text = String::with_capacity(cs.len() + 8);
         let mut tokens = Vec::new();
         let mut i = 0;
@@ -275,14 +386,14 @@ impl Restorer {
                 i += 1;
             }
             let prior = priors.and_then(|p| p.get(tokens.len()).copied().flatten());
-            let tok = self.decode_token(&cs[start..i], &probs[start..i], prior);
+            let tok = self.decode_token(&cs[start..i], &probs[start..i], prior, mode);
             text.push_str(&tok.text);
             tokens.push(tok);
         }
         RestoredLine { text, tokens }
     }
 
-    fn decode_token(&self, cs: &[char], probs: &[Vec<f32>], prior: Option<f32>) -> RestoredToken {
+    fn decode_token(&self, cs: &[char], probs: &[Vec<f32>], prior: Option<f32>, mode: Mode) -> RestoredToken {
         let original: String = cs.iter().collect();
         let keep = RestoredToken { text: original.clone(), conf: 1.0, changed: false };
         // Split off leading and trailing punctuation; OCR junk there may be dropped.
@@ -303,28 +414,41 @@ impl Restorer {
         }
         let core_lower: String = core.iter().map(|c| lower1(*c)).collect();
         let input_valid = self.lexicon.contains(&core_lower);
+        let core_probs = &probs[a..b];
 
-        // Best unconstrained reading, then the best lexicon syllable under the model.
-        let best = self.best_syllable(core, &probs[a..b]);
-        let Some((cand, cand_logp, positions)) = best else { return keep };
+        let Some((cand, cand_logp, positions)) = self.lexicon_search(core_probs) else { return keep };
+        let all: Vec<usize> = (0..core.len()).collect();
         if cand == core_lower {
-            return self.with_edges(cs, a, b, probs, original, &core_lower, cand_logp.exp(), &positions, false);
+            return self.with_edges(cs, a, b, probs, original, &core_lower, cand_logp.exp(), &all, false);
         }
         // How much more the model believes the candidate than the text as it stands.
-        let input_logp = self.logp_of(core, &probs[a..b]);
+        let input_logp = self.logp_of(core, core_probs);
         let margin = cand_logp - input_logp;
         let has_marks = core_lower.chars().any(|c| strip_char(c) != c);
         let same_letters = strip_marks(&cand) == strip_marks(&core_lower);
-        // A valid syllable is changed only on clear evidence, and its letters (not just its
-        // marks) only on overwhelming evidence.
-        let needed = match (input_valid, same_letters, has_marks) {
-            (false, _, _) => 0.0,
-            (true, true, false) => 0.0,
-            (true, true, true) => 2.0,
-            (true, false, _) => 5.0,
-        } + match prior {
-            Some(conf) if input_valid && conf >= 90.0 => 3.0,
-            _ => 0.0,
+        let acronym = letters >= 2 && core.iter().all(|c| !c.is_lowercase()) && !core_lower.chars().any(|c| "aeiouyăâêôơư".contains(strip_char(c)) || "aeiouy".contains(c));
+        if acronym {
+            return keep; // UBND, HĐND, MTTQ
+        }
+        let needed = if mode == Mode::Unmarked {
+            // Text without marks (stripped, or English-model OCR): every syllable is suspect.
+            match (input_valid, same_letters) {
+                (false, _) => -2.0,
+                (true, true) => 0.0,
+                (true, false) => 1.5,
+            }
+        } else {
+            // Vietnamese OCR: a valid syllable changes only on clear evidence, and its letters
+            // (not just its marks) only on overwhelming evidence.
+            (match (input_valid, same_letters, has_marks) {
+                (false, _, _) => 0.0,
+                (true, true, false) => 0.0,
+                (true, true, true) => 2.0,
+                (true, false, _) => 5.0,
+            }) + match prior {
+                Some(conf) if input_valid && conf >= 90.0 => 3.0,
+                _ => 0.0,
+            }
         };
         if margin < needed {
             return keep;
@@ -394,67 +518,31 @@ impl Restorer {
             .sum()
     }
 
-    /// The most probable reading of the core that is the input itself or a lexicon syllable.
-    /// Returns (lower-case text, log-probability, input position of each output char).
-    fn best_syllable(&self, core: &[char], probs: &[Vec<f32>]) -> Option<(String, f32, Vec<usize>)> {
-        // Unconstrained argmax first.
-        let mut text = String::new();
-        let mut logp = 0.0f32;
-        let mut kept = Vec::new();
-        for (k, (c, p)) in core.iter().zip(probs).enumerate() {
-            let (ix, pr) = p.iter().enumerate().fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
-            logp += pr.max(1e-9).ln();
-            if ix == self.vocab.del {
-                continue;
-            }
-            let ch = if ix == self.vocab.keep { lower1(*c) } else { self.vocab.output[ix].unwrap_or(lower1(*c)) };
-            text.push(ch);
-            kept.push(k);
+    /// The model's most probable reading of the core among lexicon syllables, each input char
+    /// either becoming one char of the syllable or deleted. Returns (lower-case syllable,
+    /// log-probability, input position of each output char).
+    fn lexicon_search(&self, probs: &[Vec<f32>]) -> Option<(String, f32, Vec<usize>)> {
+        let lp: Vec<Vec<f32>> = probs.iter().map(|p| p.iter().map(|v| v.max(1e-9).ln()).collect()).collect();
+        let n = lp.len();
+        let mut suffix_max = vec![0.0f32; n + 1];
+        for k in (0..n).rev() {
+            suffix_max[k] = suffix_max[k + 1] + lp[k].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
         }
-        let input_lower: String = core.iter().map(|c| lower1(*c)).collect();
-        if text == input_lower || self.lexicon.contains(&text) {
-            return Some((text, logp, kept));
-        }
-        // Constrained: lexicon syllables sharing the skeleton of the argmax reading (same kept
-        // positions) or of the input (every position kept).
-        let all: Vec<usize> = (0..core.len()).collect();
-        let mut best: Option<(String, f32, Vec<usize>)> = None;
-        for (skel_src, positions) in [(text.as_str(), &kept), (input_lower.as_str(), &all)] {
-            let skel = strip_marks(skel_src);
-            let Some(cands) = self.lexicon.by_skeleton.get(&skel) else { continue };
-            for cand in cands {
-                if cand.chars().count() != positions.len() {
-                    continue;
-                }
-                let mut lp = 0.0f32;
-                for (ch, &pos) in cand.chars().zip(positions.iter()) {
-                    let pr = self.vocab.output_ix.get(&ch).map(|&ix| probs[pos][ix]).unwrap_or(1e-9);
-                    lp += pr.max(1e-9).ln();
-                }
-                // Deleted positions pay for their deletion.
-                for (k, p) in probs.iter().enumerate() {
-                    if !positions.contains(&k) {
-                        lp += p[self.vocab.del].max(1e-9).ln();
-                    }
-                }
-                if best.as_ref().map_or(true, |b| lp > b.1) {
-                    best = Some((cand.clone(), lp, positions.clone()));
-                }
-            }
-        }
-        match best {
-            // A lexicon reading the model finds unlikely is no better than leaving the text be.
-            Some(b) if b.1 > (positions_floor(core.len())) => Some(b),
-            _ => {
-                let keep_lp = self.logp_of(core, probs);
-                Some((input_lower, keep_lp, all))
-            }
-        }
+        let mut s = Search {
+            trie: &self.lexicon.trie,
+            lp: &lp,
+            out_ix: &self.vocab.output_ix,
+            del: self.vocab.del,
+            max_dels: 2.min(n.saturating_sub(1)),
+            suffix_max,
+            best: None,
+            chars: Vec::new(),
+            positions: Vec::new(),
+            budget: 20_000,
+        };
+        s.dfs(0, 0, 0.0, 0);
+        s.best.map(|(score, chars, pos)| (chars.into_iter().collect(), score, pos))
     }
-}
-
-fn positions_floor(n: usize) -> f32 {
-    (0.02f32).ln() * n as f32 / 2.0
 }
 
 /// Tokens restoration must never touch: codes, dates, numbers, URLs, e-mail, Roman numerals.
