@@ -5,6 +5,7 @@
 //! [`structure`] → [`emit`]. [`pipeline`] drives them in parallel; [`batch`] and [`watch`] are
 //! the archive front-ends. Everything the CLI does is callable from here.
 
+pub mod batch;
 pub mod clean;
 pub mod doc;
 pub mod emit;
@@ -17,6 +18,7 @@ pub mod raster;
 pub mod restore;
 pub mod structure;
 pub mod text;
+pub mod watch;
 
 pub use doc::{Document, Line, Page, Word};
 pub use error::{Error, Result};

@@ -40,6 +40,10 @@ enum Cmd {
     Info(InfoArgs),
     /// Measure CER and syllable WER against ground truth (raw OCR, clean-up, restoration).
     Eval(EvalArgs),
+    /// OCR a folder tree into a mirrored one, with OUT/report.json; resumable.
+    Batch(BatchArgs),
+    /// Watch a drop folder: OCR every file that arrives, then archive it (or move it to failed).
+    Watch(WatchArgs),
 }
 
 #[derive(Args, Clone)]
@@ -199,6 +203,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Restore(a) => restore(a),
         Cmd::Info(a) => info(a),
         Cmd::Eval(a) => eval(a),
+        Cmd::Batch(a) => batch_cmd(a),
+        Cmd::Watch(a) => watch_cmd(a),
     }
 }
 
@@ -448,5 +454,77 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
         emit::write_atomic(p, serde_json::to_string_pretty(&table)?.as_bytes())?;
     }
     let _ = Path::new("");
+    Ok(exit::OK)
+}
+
+#[derive(Args)]
+#[command(after_help = "Exit codes: 0 all ok (or skipped), 4 some inputs failed, 130 interrupted (rerun to resume).\nSee docs/batch-watch.md.")]
+struct BatchArgs {
+    /// Folder to walk recursively (PDF, TIFF, PNG, JPEG; other files are listed as skipped).
+    input: PathBuf,
+    /// Output folder: IN/a/b/x.pdf -> OUT/a/b/x.json, OUT/a/b/x.txt; OUT/report.json.
+    output: PathBuf,
+    /// Output formats, comma-separated (json, txt).
+    #[arg(long, default_value = "json,txt")]
+    formats: String,
+    /// Redo inputs whose outputs are up to date.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Args)]
+#[command(after_help = "Naming rule, journal and crash safety: docs/batch-watch.md.")]
+struct WatchArgs {
+    /// Drop folder (watched recursively; hidden names and *.part / *.tmp are ignored).
+    input: PathBuf,
+    /// Results: OUT/<relative stem>.json and .txt.
+    output: PathBuf,
+    /// Where originals go once their results are written [default: OUT/archive].
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// Where originals that fail go, with <name>.error.txt [default: OUT/failed].
+    #[arg(long)]
+    failed: Option<PathBuf>,
+    /// Seconds a file's size and mtime must stay unchanged before it is taken.
+    #[arg(long, default_value_t = 2.0)]
+    settle: f64,
+    /// Poll the folder instead of using file events (network shares).
+    #[arg(long)]
+    poll: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+fn batch_cmd(a: BatchArgs) -> anyhow::Result<i32> {
+    let formats = Format::parse_list(&a.formats).map_err(anyhow::Error::msg)?;
+    let pipeline = Pipeline::new(a.engine.options())?;
+    let cancel = cancel_flag();
+    let opts = sohoa::batch::BatchOptions {
+        input: a.input,
+        output: a.output,
+        formats,
+        force: a.force,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = sohoa::batch::run(&pipeline, &opts, &cancel)?;
+    eprintln!("{}", sohoa::batch::summary_text(&report));
+    Ok(report.exit_code())
+}
+
+fn watch_cmd(a: WatchArgs) -> anyhow::Result<i32> {
+    if !a.settle.is_finite() || !(0.0..=86400.0).contains(&a.settle) {
+        anyhow::bail!("--settle {}: give seconds between 0 and 86400", a.settle);
+    }
+    let pipeline = Pipeline::new(a.engine.options())?;
+    let stop = sohoa::watch::stop_on_signals();
+    let mut opts = sohoa::watch::WatchOptions::new(a.input, a.output);
+    opts.archive = a.archive;
+    opts.failed = a.failed;
+    opts.settle = std::time::Duration::from_secs_f64(a.settle);
+    opts.poll = a.poll;
+    let stats = sohoa::watch::run(&pipeline, &opts, &stop)?;
+    eprintln!("sohoa watch: stopped; {} done ({} pages), {} failed", stats.ok, stats.pages, stats.failed);
     Ok(exit::OK)
 }
