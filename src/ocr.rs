@@ -69,6 +69,8 @@ extern "C" {
 pub struct Engine {
     api: TesseractAPI,
     opts: OcrOptions,
+    /// Orientation detection (Tesseract OSD), made on first need.
+    osd: Option<TesseractAPI>,
 }
 
 impl Engine {
@@ -86,7 +88,31 @@ impl Engine {
             .map_err(|e| Error::Missing { what: format!("Tesseract could not load {} from {} ({e})", opts.lang, opts.tessdata.display()) })?;
         api.set_page_seg_mode(TessPageSegMode::from_int(opts.psm)).map_err(ocr_err)?;
         let _ = api.set_variable("debug_file", "/dev/null");
-        Ok(Engine { api, opts: opts.clone() })
+        Ok(Engine { api, opts: opts.clone(), osd: None })
+    }
+
+    /// Clockwise rotation (0, 90, 180, 270) that puts the page's text upright, by Tesseract's
+    /// orientation detection; `None` when OSD is unavailable or not confident.
+    pub fn detect_rotation(&mut self, page: &PageImage) -> Option<i32> {
+        if self.osd.is_none() {
+            if !self.opts.tessdata.join("osd.traineddata").exists() {
+                return None;
+            }
+            let api = TesseractAPI::new();
+            let _ = api.set_variable("debug_file", "/dev/null");
+            api.init(&self.opts.tessdata, "osd").ok()?;
+            api.set_page_seg_mode(TessPageSegMode::from_int(0)).ok()?;
+            self.osd = Some(api);
+        }
+        let api = self.osd.as_ref()?;
+        let (w, h) = (page.width as i32, page.height as i32);
+        api.set_image(&page.gray, w, h, 1, w).ok()?;
+        api.set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32).ok()?;
+        let (deg, conf, _script, _sconf) = api.detect_os().ok()?;
+        let _ = api.clear();
+        log::debug!("OSD: orientation {deg} (confidence {conf:.2})");
+        // Tesseract reports the page's orientation; undoing it is the opposite rotation.
+        (conf >= 1.5 && deg.rem_euclid(360) != 0).then(|| (360 - deg.rem_euclid(360)) % 360)
     }
 
     pub fn options(&self) -> &OcrOptions {

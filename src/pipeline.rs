@@ -335,14 +335,15 @@ impl Pipeline {
         let (index, width, height, dpi) = (image.index, image.width, image.height, image.dpi);
         let t = Instant::now();
         let (image, report) = clean::clean(image, &self.opts.clean);
+        log::debug!("page {}: clean-up removed {} specks, scale {}", index + 1, report.specks_removed, report.scale);
         timings.clean_ms = t.elapsed().as_secs_f64() * 1e3;
 
         let t = Instant::now();
         let mut engine = self.take_engine()?;
-        let lines = engine.recognize(&image);
+        let result = self.ocr_upright(&mut engine, image);
         self.give_engine(engine);
-        let mut lines = lines?;
-        drop(image);
+        let (mut lines, rotation) = result?;
+        let (width, height) = if rotation % 180 == 0 { (width, height) } else { (height, width) };
         timings.ocr_ms = t.elapsed().as_secs_f64() * 1e3;
         if report.scale != 1.0 {
             let s = report.scale;
@@ -373,6 +374,31 @@ impl Pipeline {
             }
             timings.restore_ms = t.elapsed().as_secs_f64() * 1e3;
         }
-        Ok(Page { index: index + 1, width, height, dpi, source: "ocr".into(), rotation: 0, skew: 0.0, lines, timings })
+        Ok(Page { index: index + 1, width, height, dpi, source: "ocr".into(), rotation, skew: 0.0, lines, timings })
+    }
+
+    /// OCR a page; when the result looks like a page read sideways or upside down (few words,
+    /// low confidence), ask Tesseract's orientation detection and read it again turned upright,
+    /// keeping whichever reading is better. Returns lines, rotation, and the page's size after it.
+    fn ocr_upright(&self, engine: &mut Engine, image: PageImage) -> Result<(Vec<crate::doc::Line>, i32)> {
+        let lines = engine.recognize(&image)?;
+        let score = |ls: &[crate::doc::Line]| -> (usize, f32) {
+            let words: Vec<f32> = ls.iter().flat_map(|l| l.words.iter().map(|w| w.conf)).collect();
+            let n = words.len();
+            (n, if n == 0 { 0.0 } else { words.iter().sum::<f32>() / n as f32 })
+        };
+        let (n, mean) = score(&lines);
+        if !self.opts.clean.enabled || (n >= 20 && mean >= 70.0) {
+            return Ok((lines, 0));
+        }
+        let Some(rot) = engine.detect_rotation(&image) else {
+            return Ok((lines, 0));
+        };
+        let turned = clean::rotate(&image, rot);
+        drop(image);
+        let again = engine.recognize(&turned)?;
+        let (n2, mean2) = score(&again);
+        log::debug!("rotation {rot}: {n} words at {mean:.0} -> {n2} words at {mean2:.0}");
+        Ok(if (n2 as f32) * mean2 > (n as f32) * mean * 1.2 { (again, rot) } else { (lines, 0) })
     }
 }
