@@ -1,0 +1,455 @@
+//! Document structure (`document` fields) and the archive formats (hOCR, ALTO, searchable PDF).
+//!
+//! Fixtures in tests/data/formats/ (rebuilt by make_fixtures.py):
+//! - structure_NAME.json: sohoa's JSON for a light scan of scans-dev (real OCR and restoration);
+//! - structure_NAME.truth.json: that scan's ground truth lines (text, box, kind).
+
+use serde_json::Value;
+use sohoa::doc::{Document, Line, Page, Timings, Word};
+use sohoa::structure::{self, Fields, Section};
+use std::path::{Path, PathBuf};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/formats")
+        .join(name)
+}
+
+fn load_doc(name: &str) -> Document {
+    let s = std::fs::read_to_string(data(name)).expect("fixture");
+    serde_json::from_str(&s).expect("fixture parses")
+}
+
+fn load_truth(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(data(name)).expect("truth"))
+        .expect("truth parses")
+}
+
+/// Words of `text` laid out over `bbox` in proportion to their lengths.
+fn words_in(text: &str, bbox: [i32; 4]) -> Vec<Word> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let total: usize =
+        words.iter().map(|w| w.chars().count()).sum::<usize>() + words.len().saturating_sub(1);
+    let width = (bbox[2] - bbox[0]) as f32;
+    let per = width / total.max(1) as f32;
+    let mut x = bbox[0] as f32;
+    words
+        .iter()
+        .map(|w| {
+            let n = w.chars().count() as f32;
+            let b = [
+                x.round() as i32,
+                bbox[1],
+                (x + n * per).round() as i32,
+                bbox[3],
+            ];
+            x += (n + 1.0) * per;
+            Word::new(w.to_string(), b, 95.0)
+        })
+        .collect()
+}
+
+fn line_of(words: Vec<Word>, block: u32) -> Line {
+    let mut b = [i32::MAX, i32::MAX, i32::MIN, i32::MIN];
+    for w in &words {
+        b = [
+            b[0].min(w.bbox[0]),
+            b[1].min(w.bbox[1]),
+            b[2].max(w.bbox[2]),
+            b[3].max(w.bbox[3]),
+        ];
+    }
+    let mut l = Line::new(b, 95.0, block);
+    l.words = words;
+    l.refresh_text();
+    l
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Columns {
+    /// Tesseract merged the two header columns into one line.
+    Merged,
+    LeftFirst,
+    RightFirst,
+}
+
+/// A Document from ground-truth lines, as a perfect OCR would give it.
+fn doc_from_truth(truth: &Value, columns: Columns) -> Document {
+    let mut pages = Vec::new();
+    for p in truth["pages"].as_array().unwrap() {
+        let mut lines = Vec::new();
+        let mut right_first = Vec::new();
+        for (bi, l) in p["lines"].as_array().unwrap().iter().enumerate() {
+            let bbox = |v: &Value| -> [i32; 4] {
+                let a = v.as_array().unwrap();
+                [0, 1, 2, 3].map(|i| a[i].as_i64().unwrap() as i32)
+            };
+            match l["segments"].as_array() {
+                Some(segs) if columns != Columns::Merged => {
+                    let ls: Vec<Line> = segs
+                        .iter()
+                        .map(|s| {
+                            line_of(
+                                words_in(s["text"].as_str().unwrap(), bbox(&s["bbox"])),
+                                bi as u32,
+                            )
+                        })
+                        .collect();
+                    if columns == Columns::LeftFirst {
+                        lines.extend(ls);
+                    } else {
+                        // Tesseract read the right column first: all of it, then the left one.
+                        let mut it = ls.into_iter();
+                        let left = it.next().unwrap();
+                        right_first.extend(it);
+                        lines.push(left);
+                    }
+                }
+                Some(segs) => {
+                    let words = segs
+                        .iter()
+                        .flat_map(|s| words_in(s["text"].as_str().unwrap(), bbox(&s["bbox"])))
+                        .collect();
+                    lines.push(line_of(words, bi as u32));
+                }
+                None => lines.push(line_of(
+                    words_in(l["text"].as_str().unwrap(), bbox(&l["bbox"])),
+                    bi as u32,
+                )),
+            }
+        }
+        if !right_first.is_empty() {
+            right_first.extend(lines);
+            lines = right_first;
+        }
+        pages.push(Page {
+            index: p["page"].as_u64().unwrap() as usize,
+            width: p["width"].as_u64().unwrap() as u32,
+            height: p["height"].as_u64().unwrap() as u32,
+            dpi: 300.0,
+            source: "ocr".into(),
+            rotation: 0,
+            skew: 0.0,
+            lines,
+            timings: Timings::default(),
+        });
+    }
+    let mut doc = load_doc("structure_001-light.json");
+    doc.source.path = "truth".into();
+    doc.source.pages = pages.len();
+    doc.pages = pages;
+    doc.document = None;
+    doc
+}
+
+/// What the ground truth says the fields are.
+struct Expected {
+    doc_type: Option<String>,
+    number: Option<&'static str>,
+    date: Option<&'static str>,
+    place: Option<&'static str>,
+    issuer: Option<Vec<&'static str>>,
+    national: Option<Vec<&'static str>>,
+    summary: Option<String>,
+    headings: Vec<String>,
+    recipients: Vec<String>,
+    signer: [Option<String>; 3],
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn expected(
+    truth: &Value,
+    number: Option<&'static str>,
+    date: Option<&'static str>,
+    place: Option<&'static str>,
+) -> Expected {
+    let lines: Vec<&Value> = truth["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["lines"].as_array().unwrap())
+        .collect();
+    let of = |kind: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["kind"] == kind)
+            .map(|l| norm(l["text"].as_str().unwrap()))
+            .collect()
+    };
+    let title = of("title");
+    let summary = of("subtitle");
+    let headings: Vec<String> = lines
+        .iter()
+        .filter(|l| l["kind"] == "heading" || l["kind"] == "subheading")
+        .map(|l| norm(l["text"].as_str().unwrap()))
+        .collect();
+    let recipients = of("recipient")
+        .iter()
+        .map(|r| {
+            r.trim_start_matches(['-', ' '])
+                .trim_end_matches([';', ',', '.', ' '])
+                .to_string()
+        })
+        .collect();
+    let sig = of("signature");
+    let splits: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l["segments"].as_array())
+        .flat_map(|s| s.iter().map(|s| norm(s["text"].as_str().unwrap())))
+        .collect();
+    let has = |s: &str| splits.iter().any(|x| x == s);
+    Expected {
+        doc_type: title.first().cloned(),
+        number,
+        date,
+        place,
+        issuer: has("HUYỆN UỶ ĐỨC TRỌNG")
+            .then(|| vec!["ĐẢNG BỘ TỈNH LÂM ĐỒNG", "HUYỆN UỶ ĐỨC TRỌNG"]),
+        national: has("ĐẢNG CỘNG SẢN VIỆT NAM").then(|| vec!["ĐẢNG CỘNG SẢN VIỆT NAM"]),
+        summary: (!summary.is_empty()).then(|| summary.join(" ")),
+        headings,
+        recipients,
+        signer: [
+            sig.first().cloned(),
+            sig.get(1).cloned(),
+            sig.get(2).cloned(),
+        ],
+    }
+}
+
+fn flatten(v: &[Section], out: &mut Vec<String>) {
+    for s in v {
+        out.push(norm(&s.heading));
+        flatten(&s.children, out);
+    }
+}
+
+/// Character similarity (1 − CER) of two strings.
+fn similarity(a: &str, b: &str) -> f64 {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    1.0 - prev[b.len()] as f64 / a.len().max(b.len()).max(1) as f64
+}
+
+/// Field-by-field comparison: (field, right?, what was found). Text fields read by OCR count
+/// as right at ≥ 0.9 similarity when `tolerant` (the restoration model is still training).
+fn compare(f: &Fields, e: &Expected, tolerant: bool) -> Vec<(&'static str, bool, String)> {
+    let close = |got: Option<&str>, want: Option<&str>| match (got, want) {
+        (None, None) => true,
+        (Some(g), Some(w)) => g == w || (tolerant && similarity(g, w) >= 0.9),
+        _ => false,
+    };
+    let mut out = Vec::new();
+    let v = |x: Option<&structure::Field<String>>| x.map(|x| x.value.clone());
+    out.push((
+        "type",
+        v(f.doc_type.as_ref()) == e.doc_type,
+        format!("{:?}", v(f.doc_type.as_ref())),
+    ));
+    out.push((
+        "number",
+        v(f.number.as_ref()).as_deref() == e.number,
+        format!("{:?}", v(f.number.as_ref())),
+    ));
+    out.push((
+        "date",
+        v(f.date.as_ref()).as_deref() == e.date,
+        format!("{:?}", v(f.date.as_ref())),
+    ));
+    out.push((
+        "place",
+        close(v(f.place.as_ref()).as_deref(), e.place),
+        format!("{:?}", v(f.place.as_ref())),
+    ));
+    let issuer = f.issuer.as_ref().map(|x| x.value.clone());
+    let want: Option<Vec<String>> = e
+        .issuer
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.to_string()).collect());
+    let ok = match (&issuer, &want) {
+        (Some(g), Some(w)) => {
+            g.len() == w.len() && g.iter().zip(w).all(|(a, b)| close(Some(a), Some(b)))
+        }
+        (None, None) => true,
+        _ => false,
+    };
+    out.push(("issuer", ok, format!("{issuer:?}")));
+    let nat = f.national_header.as_ref().map(|x| x.value.clone());
+    let want: Option<Vec<String>> = e
+        .national
+        .as_ref()
+        .map(|v| v.iter().map(|s| s.to_string()).collect());
+    out.push(("national_header", nat == want, format!("{nat:?}")));
+    let sum = v(f.summary.as_ref());
+    out.push((
+        "summary",
+        close(sum.as_deref(), e.summary.as_deref()),
+        format!("{sum:?}"),
+    ));
+    let sg = f.signer.clone().unwrap_or_default();
+    for (i, (name, x)) in [
+        ("signer.authority", &sg.authority),
+        ("signer.title", &sg.title),
+        ("signer.name", &sg.name),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let got = x.as_ref().map(|x| x.value.clone());
+        out.push((
+            name,
+            close(got.as_deref(), e.signer[i].as_deref()),
+            format!("{got:?}"),
+        ));
+    }
+    let rec = f
+        .recipients
+        .as_ref()
+        .map(|r| r.value.clone())
+        .unwrap_or_default();
+    let ok = rec.len() == e.recipients.len()
+        && rec
+            .iter()
+            .zip(&e.recipients)
+            .all(|(a, b)| close(Some(a), Some(b)));
+    out.push(("recipients", ok, format!("{rec:?}")));
+    let mut heads = Vec::new();
+    flatten(f.sections.as_deref().unwrap_or(&[]), &mut heads);
+    let ok = heads.len() == e.headings.len()
+        && heads
+            .iter()
+            .zip(&e.headings)
+            .all(|(a, b)| close(Some(a), Some(b)));
+    out.push(("sections", ok, format!("{heads:?}")));
+    out
+}
+
+fn expected_000() -> Expected {
+    expected(
+        &load_truth("structure_000-light.truth.json"),
+        Some("152-KH/HU"),
+        Some("2023-09-15"),
+        Some("Đức Trọng"),
+    )
+}
+
+fn expected_001() -> Expected {
+    // The plan starts at its title: no header, so no number, date or place.
+    expected(
+        &load_truth("structure_001-light.truth.json"),
+        None,
+        None,
+        None,
+    )
+}
+
+fn report(name: &str, rows: &[(&'static str, bool, String)]) -> usize {
+    let bad = rows.iter().filter(|r| !r.1).count();
+    for (field, ok, got) in rows {
+        eprintln!(
+            "{name:<28} {field:<18} {} {got}",
+            if *ok { "ok  " } else { "MISS" }
+        );
+    }
+    bad
+}
+
+#[test]
+fn fields_of_ground_truth_documents_in_every_column_order() {
+    let mut bad = 0;
+    for (truth, exp) in [
+        ("structure_000-light.truth.json", expected_000()),
+        ("structure_001-light.truth.json", expected_001()),
+    ] {
+        for cols in [Columns::Merged, Columns::LeftFirst, Columns::RightFirst] {
+            let doc = doc_from_truth(&load_truth(truth), cols);
+            let f = structure::extract(&doc);
+            bad += report(&format!("{truth} {cols:?}"), &compare(&f, &exp, false));
+        }
+    }
+    assert_eq!(bad, 0, "fields differ from the ground truth (see above)");
+}
+
+#[test]
+fn fields_of_light_scans() {
+    // Real OCR and restoration output: every target field right (text fields tolerantly).
+    let mut bad = 0;
+    for (name, exp) in [
+        ("structure_000-light.json", expected_000()),
+        ("structure_001-light.json", expected_001()),
+    ] {
+        let f = structure::extract(&load_doc(name));
+        let rows = compare(&f, &exp, true);
+        bad += report(name, &rows);
+        for must in ["type", "number", "date", "place", "signer.name", "sections"] {
+            assert!(
+                rows.iter().any(|r| r.0 == must && r.1),
+                "{name}: {must} is wrong"
+            );
+        }
+    }
+    eprintln!("{bad} fields off");
+}
+
+#[test]
+fn located_fields_point_at_their_lines() {
+    let doc = load_doc("structure_000-light.json");
+    let f = structure::extract(&doc);
+    let line = |p: usize, l: usize| doc.pages[p - 1].lines[l].text.clone();
+    let n = f.number.as_ref().unwrap();
+    assert!(line(n.page, n.lines[0]).contains("152"));
+    let t = f.doc_type.as_ref().unwrap();
+    assert_eq!(line(t.page, t.lines[0]), "KẾ HOẠCH");
+    assert!(t.conf > 0.5 && t.conf <= 1.0);
+    let s = f.signer.as_ref().unwrap().name.as_ref().unwrap();
+    assert_eq!(
+        (s.page, line(s.page, s.lines[0]).as_str()),
+        (5, "Lê Hồng Khánh")
+    );
+    let secs = f.sections.as_ref().unwrap();
+    assert_eq!(
+        secs.iter().map(|s| s.label.as_str()).collect::<Vec<_>>(),
+        ["I", "II", "III"]
+    );
+    assert_eq!(
+        secs[1]
+            .children
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect::<Vec<_>>(),
+        ["1", "2"]
+    );
+    assert!(
+        secs[0].text.starts_with("1. Tuyên truyền"),
+        "{}",
+        secs[0].text
+    );
+    assert!(
+        secs[2].text.trim_end().ends_with("địa phương."),
+        "{}",
+        secs[2].text
+    );
+    assert_eq!(secs[1].children[0].level, 2);
+}
+
+#[test]
+fn nothing_is_guessed_on_a_page_without_a_header() {
+    let mut doc = load_doc("structure_001-light.json");
+    doc.pages.truncate(1);
+    let f = structure::extract(&doc);
+    assert!(f.number.is_none() && f.date.is_none() && f.place.is_none() && f.issuer.is_none());
+    assert!(f.national_header.is_none() && f.signer.is_none() && f.recipients.is_none());
+    assert_eq!(f.doc_type.unwrap().value, "KẾ HOẠCH");
+}
