@@ -517,8 +517,8 @@ fn watch_cmd(a: WatchArgs) -> anyhow::Result<i32> {
     if !a.settle.is_finite() || !(0.0..=86400.0).contains(&a.settle) {
         anyhow::bail!("--settle {}: give seconds between 0 and 86400", a.settle);
     }
-    let pipeline = Pipeline::new(a.engine.options())?;
     let stop = sohoa::watch::stop_on_signals();
+    let pipeline = Pipeline::new(a.engine.options())?;
     let mut opts = sohoa::watch::WatchOptions::new(a.input, a.output);
     opts.archive = a.archive;
     opts.failed = a.failed;
