@@ -59,7 +59,7 @@ pub fn find_sets(root: &Path) -> Result<Vec<EvalSet>> {
                     truth.push(Some(t));
                 } else {
                     for n in 1..=999 {
-                        let cands = [dir.join(format!("{stem}.p{n}.gt.txt")), dir.join(format!("{fname}.p{n}.gt.txt"))];
+                        let cands = [dir.join(format!("{fname}.p{n}.gt.txt")), dir.join(format!("{stem}.p{n}.gt.txt"))];
                         match cands.iter().find_map(|c| std::fs::read_to_string(c).ok()) {
                             Some(t) => truth.push(Some(t)),
                             None => break,

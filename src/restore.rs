@@ -14,6 +14,7 @@ use tract_onnx::prelude::*;
 static EMBEDDED_MODEL: &[u8] = include_bytes!("../models/restore.onnx");
 static EMBEDDED_VOCAB: &str = include_str!("../models/vocab.json");
 static EMBEDDED_LEXICON: &str = include_str!("../models/vi_syllables.txt");
+static EMBEDDED_LM: &str = include_str!("../models/vi_bigrams.tsv");
 
 /// Lines are cut into pieces of at most this many characters (at spaces) before tagging; the
 /// model sees about 30 characters either side, so longer pieces gain nothing.
@@ -36,8 +37,29 @@ const VOWELS: [(&str, char); 12] = [
     ("yỳỷỹýỵ", 'y'),
 ];
 
-/// A lower-case letter without any Vietnamese mark (đ becomes d). Other characters unchanged.
+/// A letter without any Vietnamese mark (đ becomes d), case kept. Other characters unchanged.
 pub fn strip_char(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
+    static TABLE: std::sync::OnceLock<HashMap<char, char>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut t = HashMap::new();
+        for (forms, base) in VOWELS {
+            for f in forms.chars() {
+                t.insert(f, base);
+                t.insert(upper1(f), base.to_ascii_uppercase());
+            }
+        }
+        t.insert('đ', 'd');
+        t.insert('Đ', 'D');
+        t
+    });
+    table.get(&c).copied().unwrap_or(c)
+}
+
+#[cfg(test)]
+fn strip_char_slow(c: char) -> char {
     if c == 'đ' {
         return 'd';
     }
@@ -123,7 +145,8 @@ struct Lexicon {
 /// distributions (with deletions) without scoring all 7,600 syllables.
 #[derive(Default)]
 struct Trie {
-    children: Vec<Vec<(char, u32)>>,
+    /// (char, its output class, child node)
+    children: Vec<Vec<(char, u32, u32)>>,
     terminal: Vec<bool>,
 }
 
@@ -132,16 +155,18 @@ impl Trie {
         Trie { children: vec![Vec::new()], terminal: vec![false] }
     }
 
-    fn insert(&mut self, w: &str) {
+    /// Add a word whose chars all have output classes; others cannot be produced.
+    fn insert(&mut self, w: &str, classes: &HashMap<char, usize>) {
         let mut node = 0usize;
         for c in w.chars() {
-            node = match self.children[node].iter().find(|(k, _)| *k == c) {
-                Some(&(_, n)) => n as usize,
+            let Some(&class) = classes.get(&c) else { return };
+            node = match self.children[node].iter().find(|(k, _, _)| *k == c) {
+                Some(&(_, _, n)) => n as usize,
                 None => {
                     let n = self.children.len();
                     self.children.push(Vec::new());
                     self.terminal.push(false);
-                    self.children[node].push((c, n as u32));
+                    self.children[node].push((c, class as u32, n as u32));
                     n
                 }
             };
@@ -154,11 +179,12 @@ impl Trie {
 struct Search<'a> {
     trie: &'a Trie,
     lp: &'a [Vec<f32>],
-    out_ix: &'a HashMap<char, usize>,
     del: usize,
     max_dels: usize,
     suffix_max: Vec<f32>,
-    best: Option<(f32, Vec<char>, Vec<usize>)>,
+    /// The best readings found so far, best first, at most `keep` of them.
+    best: Vec<(f32, Vec<char>, Vec<usize>)>,
+    keep: usize,
     chars: Vec<char>,
     positions: Vec<usize>,
     budget: usize,
@@ -171,23 +197,27 @@ impl Search<'_> {
         }
         self.budget -= 1;
         let bound = score + self.suffix_max[k];
-        if self.best.as_ref().is_some_and(|b| bound <= b.0) {
+        if self.best.len() >= self.keep && self.best.last().is_some_and(|b| bound <= b.0) {
             return;
         }
         let n = self.lp.len();
         if k == n {
             if self.trie.terminal[node] && !self.chars.is_empty() {
-                self.best = Some((score, self.chars.clone(), self.positions.clone()));
+                let at = self.best.partition_point(|b| b.0 >= score);
+                self.best.insert(at, (score, self.chars.clone(), self.positions.clone()));
+                self.best.truncate(self.keep);
             }
             return;
         }
         let children = &self.trie.children[node];
-        let mut order: Vec<(f32, char, u32)> = children
-            .iter()
-            .filter_map(|&(c, child)| self.out_ix.get(&c).map(|&ix| (self.lp[k][ix], c, child)))
-            .collect();
-        order.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for (l, c, child) in order {
+        let row = &self.lp[k];
+        let mut order = [(0.0f32, ' ', 0u32); 128];
+        let m = children.len().min(128);
+        for (slot, &(c, class, child)) in order.iter_mut().zip(children.iter()) {
+            *slot = (row[class as usize], c, child);
+        }
+        order[..m].sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        for &(l, c, child) in &order[..m] {
             self.chars.push(c);
             self.positions.push(k);
             self.dfs(child as usize, k + 1, score + l, dels);
@@ -202,13 +232,13 @@ impl Search<'_> {
 }
 
 impl Lexicon {
-    fn parse(text: &str) -> Lexicon {
+    fn parse(text: &str, classes: &HashMap<char, usize>) -> Lexicon {
         let mut words = HashSet::new();
         let mut trie = Trie::new();
         for w in text.lines().map(str::trim).filter(|w| !w.is_empty()) {
             let w = crate::text::nfc(&w.to_lowercase());
             if words.insert(w.clone()) {
-                trie.insert(&w);
+                trie.insert(&w, classes);
             }
         }
         Lexicon { words, trie }
@@ -218,6 +248,99 @@ impl Lexicon {
         self.words.contains(lower)
     }
 
+}
+
+/// Lexicon candidates considered per token.
+const CANDIDATES: usize = 4;
+/// Weight of the bigram LM against the tagger's log-probabilities.
+const LM_WEIGHT: f32 = 1.0;
+
+/// One reading of a token.
+struct Cand {
+    /// Lower-case core (for lexicon readings).
+    text: String,
+    positions: Vec<usize>,
+    /// The tagger's log-probability of this reading.
+    char_lp: f32,
+    /// Cost of changing what was read into this (0 for the input itself).
+    penalty: f32,
+    lm_id: Option<u32>,
+    is_input: bool,
+}
+
+impl Cand {
+    fn input(char_lp: f32, lm_id: Option<u32>) -> Cand {
+        Cand { text: String::new(), positions: Vec::new(), char_lp, penalty: 0.0, lm_id, is_input: true }
+    }
+}
+
+struct Plan {
+    /// Core (alphanumeric part) of the token: cs[a..b].
+    a: usize,
+    b: usize,
+    fixed: bool,
+    cands: Vec<Cand>,
+}
+
+/// Syllable bigram LM (models/vi_bigrams.tsv) with interpolated unigram back-off.
+struct Lm {
+    ids: HashMap<String, u32>,
+    uni: Vec<f32>,
+    /// Context counts: how often each syllable (or the start, at index len) precedes another.
+    ctx: Vec<f32>,
+    bi: HashMap<u64, f32>,
+    total: f32,
+}
+
+impl Lm {
+    const START: u32 = u32::MAX;
+    const BETA: f32 = 8.0;
+
+    fn parse(text: &str) -> Lm {
+        let mut lm = Lm { ids: HashMap::new(), uni: Vec::new(), ctx: Vec::new(), bi: HashMap::new(), total: 0.0 };
+        let mut start_ctx = 0.0;
+        for line in text.lines() {
+            if line.starts_with('#') {
+                continue;
+            }
+            let Some((key, count)) = line.split_once('\t') else { continue };
+            let Ok(c) = count.parse::<f32>() else { continue };
+            match key.split_once(' ') {
+                None => {
+                    lm.ids.insert(key.to_string(), lm.uni.len() as u32);
+                    lm.uni.push(c);
+                    lm.total += c;
+                }
+                Some((w1, w2)) => {
+                    let Some(&b) = lm.ids.get(w2) else { continue };
+                    let a = if w1 == "<s>" { Self::START } else if let Some(&a) = lm.ids.get(w1) { a } else { continue };
+                    lm.bi.insert(((a as u64) << 32) | b as u64, c);
+                    if a == Self::START {
+                        start_ctx += c;
+                    }
+                }
+            }
+        }
+        lm.ctx = lm.uni.clone();
+        lm.ctx.push(start_ctx);
+        lm
+    }
+
+    fn id(&self, w: &str) -> Option<u32> {
+        self.ids.get(w).copied()
+    }
+
+    /// log P(w | prev); words outside the table get a small constant (they are codes, names,
+    /// foreign words: the tagger decides those alone).
+    fn logp(&self, prev: Option<u32>, w: Option<u32>) -> f32 {
+        let Some(w) = w else { return (1e-6f32).ln() };
+        let v = self.uni.len() as f32;
+        let p_uni = (self.uni[w as usize] + 0.5) / (self.total + 0.5 * v);
+        let a = prev.unwrap_or(Self::START);
+        let c_ctx = if a == Self::START { self.ctx[self.uni.len()] } else { self.ctx[a as usize] };
+        let c_bi = self.bi.get(&(((a as u64) << 32) | w as u64)).copied().unwrap_or(0.0);
+        ((c_bi + Self::BETA * p_uni) / (c_ctx + Self::BETA)).ln()
+    }
 }
 
 /// How far the input can be trusted, judged from the whole text handed in at once (a page, or
@@ -271,13 +394,14 @@ pub struct Restorer {
     plan: std::sync::Arc<TypedRunnableModel>,
     vocab: Vocab,
     lexicon: Lexicon,
+    lm: Lm,
     pub model_id: String,
 }
 
 impl Restorer {
     /// The model committed in `models/`, compiled into the binary.
     pub fn embedded() -> Result<Restorer> {
-        Self::from_parts(EMBEDDED_MODEL, EMBEDDED_VOCAB, EMBEDDED_LEXICON)
+        Self::from_parts(EMBEDDED_MODEL, EMBEDDED_VOCAB, EMBEDDED_LEXICON, EMBEDDED_LM)
     }
 
     /// A model directory holding restore.onnx, vocab.json and vi_syllables.txt.
@@ -286,10 +410,11 @@ impl Restorer {
         let model = read("restore.onnx")?;
         let vocab = String::from_utf8_lossy(&read("vocab.json")?).into_owned();
         let lex = String::from_utf8_lossy(&read("vi_syllables.txt")?).into_owned();
-        Self::from_parts(&model, &vocab, &lex)
+        let lm = String::from_utf8_lossy(&read("vi_bigrams.tsv")?).into_owned();
+        Self::from_parts(&model, &vocab, &lex, &lm)
     }
 
-    fn from_parts(model: &[u8], vocab: &str, lexicon: &str) -> Result<Restorer> {
+    fn from_parts(model: &[u8], vocab: &str, lexicon: &str, lm: &str) -> Result<Restorer> {
         let merr = |e: TractError| Error::Model(format!("{e:#}"));
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(model))
@@ -301,7 +426,9 @@ impl Restorer {
         use sha2::Digest;
         let digest = sha2::Sha256::digest(model);
         let model_id = format!("restore.onnx sha256:{}", &crate::input::hex(&digest)[..16]);
-        Ok(Restorer { plan, vocab: Vocab::parse(vocab)?, lexicon: Lexicon::parse(lexicon), model_id })
+        let vocab = Vocab::parse(vocab)?;
+        let lexicon = Lexicon::parse(lexicon, &vocab.output_ix);
+        Ok(Restorer { plan, vocab, lexicon, lm: Lm::parse(lm), model_id })
     }
 
     /// Restore lines of text, line for line. `priors[i][k]`, when given, is the OCR confidence of
@@ -327,10 +454,11 @@ impl Restorer {
         }
         let mut order: Vec<usize> = (0..pieces.len()).collect();
         order.sort_by_key(|&i| pieces[i].2 - pieces[i].1);
-        // probs[line][char] = class distribution for that char
+        // probs[line][char] = log-probabilities of the classes for that char
         let mut probs: Vec<Vec<Vec<f32>>> = chars.iter().map(|c| vec![Vec::new(); c.len()]).collect();
         for batch in order.chunks(BATCH) {
             let t = batch.iter().map(|&i| pieces[i].2 - pieces[i].1).max().unwrap_or(0);
+
             if t == 0 {
                 continue;
             }
@@ -350,9 +478,8 @@ impl Restorer {
                 for k in 0..(e - s) {
                     let row = logits.slice(tract_ndarray::s![b, k, ..]);
                     let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-                    let exp: Vec<f32> = row.iter().map(|x| (x - m).exp()).collect();
-                    let z: f32 = exp.iter().sum();
-                    probs[li][s + k] = exp.into_iter().map(|x| x / z).collect();
+                    let lse = m + row.iter().map(|x| (x - m).exp()).sum::<f32>().ln();
+                    probs[li][s + k] = row.iter().map(|x| (x - lse).max(-30.0)).collect();
                 }
             }
         }
@@ -372,12 +499,11 @@ impl Restorer {
     }
 
     fn decode_line(&self, cs: &[char], probs: &[Vec<f32>], priors: Option<&[Prior]>, mode: Mode) -> RestoredLine {
-        let mut text = String::with_capacity(cs.len() + 8);
-        let mut tokens = Vec::new();
+        // Tokens (whitespace-separated char ranges) and their candidate readings.
+        let mut spans = Vec::new();
         let mut i = 0;
         while i < cs.len() {
             if cs[i].is_whitespace() {
-                text.push(cs[i]);
                 i += 1;
                 continue;
             }
@@ -385,75 +511,134 @@ impl Restorer {
             while i < cs.len() && !cs[i].is_whitespace() {
                 i += 1;
             }
-            let prior = priors.and_then(|p| p.get(tokens.len()).copied().flatten());
-            let tok = self.decode_token(&cs[start..i], &probs[start..i], prior, mode);
+            spans.push((start, i));
+        }
+        let plans: Vec<Plan> = spans
+            .iter()
+            .enumerate()
+            .map(|(k, &(s, e))| {
+                let prior = priors.and_then(|p| p.get(k).copied().flatten());
+                self.plan_token(&cs[s..e], &probs[s..e], prior, mode)
+            })
+            .collect();
+
+        // Viterbi over the tokens: the tagger's score of each reading, less the cost of changing
+        // what was read, plus the bigram LM's score of the sequence.
+        let n = plans.len();
+        let mut score: Vec<Vec<f32>> = Vec::with_capacity(n);
+        let mut back: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for (k, plan) in plans.iter().enumerate() {
+            let mut sc = Vec::with_capacity(plan.cands.len());
+            let mut bk = Vec::with_capacity(plan.cands.len());
+            for cand in &plan.cands {
+                let own = cand.char_lp - cand.penalty;
+                if k == 0 {
+                    sc.push(own + LM_WEIGHT * self.lm.logp(None, cand.lm_id));
+                    bk.push(0);
+                    continue;
+                }
+                let (mut best, mut arg) = (f32::NEG_INFINITY, 0);
+                for (j, prev) in plans[k - 1].cands.iter().enumerate() {
+                    let v = score[k - 1][j] + LM_WEIGHT * self.lm.logp(prev.lm_id, cand.lm_id);
+                    if v > best {
+                        best = v;
+                        arg = j;
+                    }
+                }
+                sc.push(best + own);
+                bk.push(arg);
+            }
+            score.push(sc);
+            back.push(bk);
+        }
+        let mut chosen = vec![0usize; n];
+        if n > 0 {
+            let last = &score[n - 1];
+            chosen[n - 1] = (0..last.len()).max_by(|&a, &b| last[a].total_cmp(&last[b])).unwrap_or(0);
+            for k in (1..n).rev() {
+                chosen[k - 1] = back[k][chosen[k]];
+            }
+        }
+
+        let mut text = String::with_capacity(cs.len() + 8);
+        let mut tokens = Vec::with_capacity(n);
+        let mut pos = 0;
+        for (k, &(s, e)) in spans.iter().enumerate() {
+            text.extend(&cs[pos..s]);
+            let plan = &plans[k];
+            let cand = &plan.cands[chosen[k]];
+            let tok = if cand.is_input {
+                let original: String = cs[s..e].iter().collect();
+                RestoredToken { text: original, conf: if plan.fixed { 1.0 } else { cand.char_lp.exp() }, changed: false }
+            } else {
+                let original: String = cs[s..e].iter().collect();
+                self.with_edges(&cs[s..e], plan.a, plan.b, &probs[s..e], original, &cand.text, cand.char_lp.exp(), &cand.positions, true)
+            };
             text.push_str(&tok.text);
             tokens.push(tok);
+            pos = e;
         }
+        text.extend(&cs[pos..]);
         RestoredLine { text, tokens }
     }
 
-    fn decode_token(&self, cs: &[char], probs: &[Vec<f32>], prior: Option<f32>, mode: Mode) -> RestoredToken {
-        let original: String = cs.iter().collect();
-        let keep = RestoredToken { text: original.clone(), conf: 1.0, changed: false };
-        // Split off leading and trailing punctuation; OCR junk there may be dropped.
+    /// The readings of one token the decoder chooses from: the token as read, and the lexicon
+    /// syllables the tagger finds most likely, each with the cost of changing to it.
+    fn plan_token(&self, cs: &[char], probs: &[Vec<f32>], prior: Option<f32>, mode: Mode) -> Plan {
         let is_core = |c: &char| c.is_alphanumeric();
-        let Some(a) = cs.iter().position(is_core) else { return keep };
-        let b = cs.len() - cs.iter().rev().position(is_core).unwrap_or(0);
-        let core = &cs[a..b];
-        if probs.len() != cs.len() || probs.iter().any(|p| p.is_empty()) {
-            return keep;
-        }
-        if protected(core) {
-            return keep;
+        let a = cs.iter().position(is_core).unwrap_or(0);
+        let b = cs.len() - cs.iter().rev().position(is_core).unwrap_or(cs.len());
+        let core = if a < b { &cs[a..b] } else { &cs[0..0] };
+        let core_lower: String = core.iter().map(|c| lower1(*c)).collect();
+        let fixed = |lm_id| Plan { a, b, fixed: true, cands: vec![Cand::input(0.0, lm_id)] };
+        if core.is_empty() || probs.len() != cs.len() || probs.iter().any(|p| p.is_empty()) || protected(core) {
+            return fixed(None);
         }
         let letters = core.iter().filter(|c| c.is_alphabetic()).count();
         let digits = core.iter().filter(|c| c.is_ascii_digit()).count();
         if digits > 0 && (letters == 0 || core.len() > 6) {
-            return keep;
+            return fixed(None);
         }
-        let core_lower: String = core.iter().map(|c| lower1(*c)).collect();
-        let input_valid = self.lexicon.contains(&core_lower);
-        let core_probs = &probs[a..b];
-
-        let Some((cand, cand_logp, positions)) = self.lexicon_search(core_probs) else { return keep };
-        let all: Vec<usize> = (0..core.len()).collect();
-        if cand == core_lower {
-            return self.with_edges(cs, a, b, probs, original, &core_lower, cand_logp.exp(), &all, false);
-        }
-        // How much more the model believes the candidate than the text as it stands.
-        let input_logp = self.logp_of(core, core_probs);
-        let margin = cand_logp - input_logp;
-        let has_marks = core_lower.chars().any(|c| strip_char(c) != c);
-        let same_letters = strip_marks(&cand) == strip_marks(&core_lower);
-        let acronym = letters >= 2 && core.iter().all(|c| !c.is_lowercase()) && !core_lower.chars().any(|c| "aeiouyăâêôơư".contains(strip_char(c)) || "aeiouy".contains(c));
+        let acronym = letters >= 2
+            && core.iter().all(|c| !c.is_lowercase())
+            && !core_lower.chars().any(|c| "aeiouy".contains(strip_char(c)));
+        let input_lm = self.lm.id(&core_lower);
         if acronym {
-            return keep; // UBND, HĐND, MTTQ
+            return fixed(input_lm); // UBND, HĐND, MTTQ
         }
-        let needed = if mode == Mode::Unmarked {
-            // Text without marks (stripped, or English-model OCR): every syllable is suspect.
-            match (input_valid, same_letters) {
-                (false, _) => -2.0,
-                (true, true) => 0.0,
-                (true, false) => 1.5,
+        let core_probs = &probs[a..b];
+        let input_valid = self.lexicon.contains(&core_lower);
+        let has_marks = core_lower.chars().any(|c| strip_char(c) != c);
+        let mut cands = vec![Cand::input(self.logp_of(core, core_probs), input_lm)];
+        for (text, lp, positions) in self.lexicon_search(core_probs, CANDIDATES) {
+            if text == core_lower {
+                continue;
             }
-        } else {
-            // Vietnamese OCR: a valid syllable changes only on clear evidence, and its letters
-            // (not just its marks) only on overwhelming evidence.
-            (match (input_valid, same_letters, has_marks) {
-                (false, _, _) => 0.0,
-                (true, true, false) => 0.0,
-                (true, true, true) => 2.0,
-                (true, false, _) => 5.0,
-            }) + match prior {
-                Some(conf) if input_valid && conf >= 90.0 => 3.0,
-                _ => 0.0,
-            }
-        };
-        if margin < needed {
-            return keep;
+            let same_letters = strip_marks(&text) == strip_marks(&core_lower);
+            let penalty = if mode == Mode::Unmarked {
+                // Text without marks (stripped, or English-model OCR): every syllable is suspect.
+                match (input_valid, same_letters) {
+                    (false, _) => -2.0,
+                    (true, true) => 0.0,
+                    (true, false) => 1.5,
+                }
+            } else {
+                // Vietnamese OCR: a valid syllable changes only on clear evidence, and its
+                // letters (not just its marks) only on overwhelming evidence.
+                (match (input_valid, same_letters, has_marks) {
+                    (false, _, _) => 0.0,
+                    (true, true, false) => 0.0,
+                    (true, true, true) => 2.0,
+                    (true, false, _) => 5.0,
+                }) + match prior {
+                    Some(conf) if input_valid && conf >= 90.0 => 3.0,
+                    _ => 0.0,
+                }
+            };
+            let lm_id = self.lm.id(&text);
+            cands.push(Cand { text, positions, char_lp: lp, penalty, lm_id, is_input: false });
         }
-        self.with_edges(cs, a, b, probs, original, &cand, cand_logp.exp(), &positions, true)
+        Plan { a, b, fixed: false, cands }
     }
 
     /// Assemble the token from its (possibly changed) core and its edges, keeping case.
@@ -479,7 +664,7 @@ impl Restorer {
         let junk = |c: char| matches!(c, '\'' | '’' | '‘' | '`' | '´' | '~' | '^' | '¢' | '°' | '|');
         let edge = |k: usize, out: &mut String| {
             let c = cs[k];
-            if junk(c) && probs[k].get(self.vocab.del).copied().unwrap_or(0.0) > 0.9 && changed {
+            if junk(c) && probs[k].get(self.vocab.del).copied().unwrap_or(-30.0) > (0.9f32).ln() && changed {
                 return;
             }
             out.push(c);
@@ -509,20 +694,19 @@ impl Restorer {
             .zip(probs)
             .map(|(c, p)| {
                 let l = lower1(*c);
-                let pr = match self.vocab.output_ix.get(&l) {
+                match self.vocab.output_ix.get(&l) {
                     Some(&ix) => p[ix],
                     None => p[self.vocab.keep],
-                };
-                pr.max(1e-9).ln()
+                }
             })
             .sum()
     }
 
-    /// The model's most probable reading of the core among lexicon syllables, each input char
+    /// The model's most probable readings of the core among lexicon syllables, each input char
     /// either becoming one char of the syllable or deleted. Returns (lower-case syllable,
     /// log-probability, input position of each output char).
-    fn lexicon_search(&self, probs: &[Vec<f32>]) -> Option<(String, f32, Vec<usize>)> {
-        let lp: Vec<Vec<f32>> = probs.iter().map(|p| p.iter().map(|v| v.max(1e-9).ln()).collect()).collect();
+    fn lexicon_search(&self, probs: &[Vec<f32>], keep: usize) -> Vec<(String, f32, Vec<usize>)> {
+        let lp = probs;
         let n = lp.len();
         let mut suffix_max = vec![0.0f32; n + 1];
         for k in (0..n).rev() {
@@ -530,18 +714,18 @@ impl Restorer {
         }
         let mut s = Search {
             trie: &self.lexicon.trie,
-            lp: &lp,
-            out_ix: &self.vocab.output_ix,
+            lp,
             del: self.vocab.del,
             max_dels: 2.min(n.saturating_sub(1)),
             suffix_max,
-            best: None,
+            best: Vec::new(),
+            keep,
             chars: Vec::new(),
             positions: Vec::new(),
             budget: 20_000,
         };
         s.dfs(0, 0, 0.0, 0);
-        s.best.map(|(score, chars, pos)| (chars.into_iter().collect(), score, pos))
+        s.best.into_iter().map(|(score, chars, pos)| (chars.into_iter().collect(), score, pos)).collect()
     }
 }
 
