@@ -748,6 +748,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn fast_strip_table_agrees_with_the_vowel_table() {
+        for (forms, _) in VOWELS {
+            for c in forms.chars().chain(forms.to_uppercase().chars()) {
+                assert_eq!(strip_char(c), strip_char_slow(c), "{c}");
+            }
+        }
+        assert_eq!(strip_char('Đ'), 'D');
+    }
+
+    #[test]
     fn strips_every_mark() {
         assert_eq!(strip_marks("Kế hoạch ĐẢNG Ưu tiên người"), "Ke hoach DANG Uu tien nguoi");
     }
