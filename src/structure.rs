@@ -184,9 +184,7 @@ fn r3(x: f32) -> f32 {
 }
 
 fn trim_punct(s: &str) -> &str {
-    s.trim()
-        .trim_end_matches(|c: char| matches!(c, ';' | ',' | '.' | ':' | ' '))
-        .trim()
+    s.trim().trim_end_matches([';', ',', '.', ':', ' ']).trim()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,7 +707,7 @@ fn ocr_number(w: &str) -> Option<u32> {
 
 fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -1731,10 +1729,9 @@ fn sections(
             let accept = match m.kind {
                 MKind::Part | MKind::Chapter | MKind::LegalSection => {
                     // The title is the next line in capitals when this one has only the number.
-                    if letters(&title) < 2 {
-                        if next.is_some_and(|n| upper_ratio(&n.line.text) >= 0.6) {
-                            title_lines.push(i + 1);
-                        }
+                    if letters(&title) < 2 && next.is_some_and(|n| upper_ratio(&n.line.text) >= 0.6)
+                    {
+                        title_lines.push(i + 1);
                     }
                     true
                 }

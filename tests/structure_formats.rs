@@ -453,3 +453,302 @@ fn nothing_is_guessed_on_a_page_without_a_header() {
     assert!(f.national_header.is_none() && f.signer.is_none() && f.recipients.is_none());
     assert_eq!(f.doc_type.unwrap().value, "KẾ HOẠCH");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Formats
+
+use sohoa::emit::{self, Format};
+use std::process::Command;
+
+/// A fixture made from one of the sample scans, with its fields extracted.
+fn sample(name: &str) -> Document {
+    let mut d = load_doc(name);
+    d.document = Some(structure::extract(&d));
+    d
+}
+
+/// Compare with tests/data/formats/NAME; UPDATE_GOLDEN=1 rewrites it instead.
+fn golden(name: &str, got: &[u8]) {
+    let p = data(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&p, got).unwrap();
+        return;
+    }
+    let want = std::fs::read(&p)
+        .unwrap_or_else(|_| panic!("{} is missing: run with UPDATE_GOLDEN=1", p.display()));
+    if want != got {
+        let tmp = std::env::temp_dir().join(format!("sohoa-got-{name}"));
+        std::fs::write(&tmp, got).unwrap();
+        panic!("{name} differs from the golden file (got: {}); if intended, rerun with UPDATE_GOLDEN=1 and review the diff", tmp.display());
+    }
+}
+
+fn tool(name: &str) -> bool {
+    let ok = Command::new(name).arg("-v").output().is_ok();
+    if !ok {
+        eprintln!("{name} is not installed: skipping that check");
+    }
+    ok
+}
+
+#[test]
+fn formats_from_names_and_extensions() {
+    assert_eq!(
+        Format::parse_list("txt,json,hocr,alto,pdf").unwrap(),
+        Format::ALL.to_vec()
+    );
+    assert!(Format::parse_list("txt,docx").unwrap_err().contains("docx"));
+    for f in Format::ALL {
+        assert_eq!(
+            Format::from_path(Path::new(&format!("out.{}", f.extension()))),
+            Some(f)
+        );
+    }
+    assert_eq!(Format::from_path(Path::new("a/b.HOCR")), Some(Format::Hocr));
+    assert_eq!(
+        Format::from_path(Path::new("page.alto.xml")),
+        Some(Format::Alto)
+    );
+}
+
+#[test]
+fn golden_files_for_each_format() {
+    let doc = sample("sample-pdf.json");
+    for f in [Format::Text, Format::Json, Format::Hocr, Format::Alto] {
+        golden(
+            &format!("sample.expected.{}", f.extension()),
+            &emit::render(&doc, f),
+        );
+    }
+}
+
+fn with_tmp<R>(name: &str, bytes: &[u8], f: impl FnOnce(&Path) -> R) -> R {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    f(&p)
+}
+
+#[test]
+fn alto_validates_against_the_official_schema() {
+    if !tool("xmllint") {
+        return;
+    }
+    for name in ["sample-pdf.json", "structure_000-light.json"] {
+        let alto = emit::render(&load_doc(name), Format::Alto);
+        with_tmp("alto.xml", &alto, |p| {
+            let out = Command::new("xmllint")
+                .args(["--nonet", "--noout", "--schema"])
+                .arg(data("alto-4-2.xsd"))
+                .arg(p)
+                .env("XML_CATALOG_FILES", data("catalog.xml"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        });
+    }
+}
+
+#[test]
+fn hocr_is_well_formed_with_every_word() {
+    let doc = load_doc("structure_001-light.json");
+    let hocr = String::from_utf8(emit::render(&doc, Format::Hocr)).unwrap();
+    let words: usize = doc
+        .pages
+        .iter()
+        .flat_map(|p| &p.lines)
+        .map(|l| l.words.iter().filter(|w| !w.text.trim().is_empty()).count())
+        .sum();
+    assert_eq!(hocr.matches("class=\"ocrx_word\"").count(), words);
+    assert_eq!(hocr.matches("class=\"ocr_page\"").count(), 3);
+    if tool("xmllint") {
+        with_tmp("doc.hocr", hocr.as_bytes(), |p| {
+            let out = Command::new("xmllint")
+                .args(["--nonet", "--noout"])
+                .arg(p)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        });
+    }
+}
+
+/// Words of `s`, whitespace-normalised.
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// Share of `want`'s words that `got` has in the same order (LCS / len).
+fn word_recall(got: &[String], want: &[String]) -> f64 {
+    let mut prev = vec![0usize; got.len() + 1];
+    for w in want {
+        let mut cur = vec![0usize; got.len() + 1];
+        for (j, g) in got.iter().enumerate() {
+            cur[j + 1] = if g == w {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
+        }
+        prev = cur;
+    }
+    prev[got.len()] as f64 / want.len().max(1) as f64
+}
+
+fn pdftotext(pdf: &[u8]) -> String {
+    with_tmp("out.pdf", pdf, |p| {
+        let out = Command::new("pdftotext")
+            .args(["-enc", "UTF-8"])
+            .arg(p)
+            .arg("-")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pdftotext: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    })
+}
+
+fn pdfium_available() -> bool {
+    let ok = sohoa::raster::pdfium(None).is_ok();
+    if !ok {
+        eprintln!("PDFium is not installed: skipping the PDF checks");
+    }
+    ok
+}
+
+#[test]
+fn searchable_pdf_gives_back_sohoa_text() {
+    if !pdfium_available() || !tool("pdftotext") {
+        return;
+    }
+    // sample-rot.png lies on its side: the pipeline turned it upright (rotation 90).
+    for (name, source) in [
+        ("sample-pdf.json", "sample.pdf"),
+        ("sample-png.json", "sample.png"),
+        ("sample-rot.json", "sample-rot.png"),
+    ] {
+        let mut doc = sample(name);
+        doc.source.path = data(source).display().to_string();
+        let pdf = emit::try_render(&doc, Format::Pdf).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let text = pdftotext(&pdf);
+        let recall = word_recall(&words(&text), &words(&doc.text()));
+        eprintln!("{source}: {} bytes, word recall {recall:.3}", pdf.len());
+        assert!(
+            recall >= 0.95,
+            "{source}: pdftotext gave\n{text}\nfor\n{}",
+            doc.text()
+        );
+        if source == "sample.pdf" {
+            // The normalised text layer, as a golden file.
+            let lines: Vec<String> = text
+                .lines()
+                .map(|l| words(l).join(" "))
+                .filter(|l| !l.is_empty())
+                .collect();
+            golden(
+                "sample.expected.pdf.txt",
+                (lines.join("\n") + "\n").as_bytes(),
+            );
+        }
+        if tool("pdfimages") {
+            let list = with_tmp("out.pdf", &pdf, |p| {
+                String::from_utf8(
+                    Command::new("pdfimages")
+                        .arg("-list")
+                        .arg(p)
+                        .output()
+                        .unwrap()
+                        .stdout,
+                )
+                .unwrap()
+            });
+            let images: Vec<&str> = list.lines().skip(2).collect();
+            assert_eq!(images.len(), 1, "{list}");
+            let size = if doc.pages[0].rotation == 0 {
+                " 1400   560 "
+            } else {
+                "  560  1400 "
+            };
+            assert!(
+                images[0].contains(size),
+                "the page image keeps its pixels: {list}"
+            );
+        }
+    }
+}
+
+#[test]
+fn pdf_without_its_source_has_the_text_on_blank_pages() {
+    if !pdfium_available() || !tool("pdftotext") {
+        return;
+    }
+    let mut doc = sample("sample-pdf.json");
+    doc.source.path = "/nonexistent/sample.pdf".into();
+    assert!(emit::try_render(&doc, Format::Pdf).is_err());
+    let pdf = emit::render(&doc, Format::Pdf);
+    assert!(word_recall(&words(&pdftotext(&pdf)), &words(&doc.text())) >= 0.95);
+}
+
+#[test]
+fn searchable_pdf_of_a_whole_scan() {
+    // The light scan itself, when the shared data is at hand (5 pages, JPEG page images).
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/scans-dev/000-liberation-light/000-liberation-light.pdf");
+    if !src.exists() || !pdfium_available() || !tool("pdftotext") {
+        eprintln!("skipping: {} not found", src.display());
+        return;
+    }
+    let mut doc = load_doc("structure_000-light.json");
+    doc.source.path = src.display().to_string();
+    let t = std::time::Instant::now();
+    let pdf = emit::try_render(&doc, Format::Pdf).unwrap();
+    let text = pdftotext(&pdf);
+    let recall = word_recall(&words(&text), &words(&doc.text()));
+    eprintln!(
+        "000-light: {} bytes (source {}), {:.2} s, word recall {recall:.3}",
+        pdf.len(),
+        std::fs::metadata(&src).unwrap().len(),
+        t.elapsed().as_secs_f64()
+    );
+    assert!(recall >= 0.95);
+    assert_eq!(text.matches('\u{c}').count(), 5);
+}
+
+#[test]
+#[ignore = "writes /tmp/sohoa-sample.pdf for a look"]
+fn write_sample_pdf() {
+    let mut doc = sample("sample-pdf.json");
+    doc.source.path = data("sample.pdf").display().to_string();
+    std::fs::write(
+        "/tmp/sohoa-sample.pdf",
+        emit::try_render(&doc, Format::Pdf).unwrap(),
+    )
+    .unwrap();
+    let mut doc = sample("sample-png.json");
+    doc.source.path = data("sample.png").display().to_string();
+    std::fs::write(
+        "/tmp/sohoa-sample-png.pdf",
+        emit::try_render(&doc, Format::Pdf).unwrap(),
+    )
+    .unwrap();
+    let mut doc = sample("sample-rot.json");
+    doc.source.path = data("sample-rot.png").display().to_string();
+    std::fs::write(
+        "/tmp/sohoa-sample-rot.pdf",
+        emit::try_render(&doc, Format::Pdf).unwrap(),
+    )
+    .unwrap();
+}
