@@ -517,11 +517,13 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
             None => todo.push(rel.clone()),
         }
     }
-    let logline = |pb: &indicatif::ProgressBar, s: String| {
-        if opts.progress {
-            pb.println(s);
-        } else {
+    // On a terminal the bar tells the progress and only failures are printed above it;
+    // otherwise one line per file.
+    let logline = |pb: &indicatif::ProgressBar, failure: bool, s: String| {
+        if !opts.progress {
             eprintln!("{s}");
+        } else if failure {
+            pb.println(s);
         }
     };
     // Skips are logged first, one line each, as the issue asks of non-terminal runs.
@@ -611,6 +613,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                     entry.status = Status::Ok;
                     logline(
                         &pb,
+                        false,
                         format!(
                             "sohoa batch: ok {input}: {} pages, {:.1} s -> {}",
                             entry.pages,
@@ -630,6 +633,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                     entry.reason = Some(e.kind().into());
                     logline(
                         &pb,
+                        true,
                         format!("sohoa batch: failed {input} ({}): {e}", e.kind()),
                     );
                 }

@@ -532,7 +532,15 @@ pub fn move_file(src: &Path, dst: &Path) -> std::io::Result<()> {
                 .prefix(".sohoa-move.")
                 .suffix(".tmp")
                 .tempfile_in(&dir)?;
-            std::io::copy(&mut std::fs::File::open(src)?, tmp.as_file_mut())?;
+            let mut from = std::fs::File::open(src)?;
+            std::io::copy(&mut from, tmp.as_file_mut())?;
+            // Keep what a rename would keep: permissions and modification time.
+            if let Ok(m) = from.metadata() {
+                let _ = tmp.as_file().set_permissions(m.permissions());
+                if let Ok(t) = m.modified() {
+                    let _ = tmp.as_file().set_modified(t);
+                }
+            }
             tmp.as_file().sync_all()?;
             tmp.persist(dst).map_err(|e| e.error)?;
             sync_dir(&dir);
