@@ -20,8 +20,16 @@ pub struct CleanOptions {
 
 impl Default for CleanOptions {
     fn default() -> Self {
-        let speck_area = std::env::var("SOHOA_SPECK_AREA").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
-        CleanOptions { enabled: true, min_dpi: 250.0, target_dpi: 300.0, speck_area }
+        let speck_area = std::env::var("SOHOA_SPECK_AREA")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40);
+        CleanOptions {
+            enabled: true,
+            min_dpi: 250.0,
+            target_dpi: 300.0,
+            speck_area,
+        }
     }
 }
 
@@ -34,12 +42,18 @@ pub struct CleanReport {
 }
 
 pub fn clean(page: PageImage, opts: &CleanOptions) -> (PageImage, CleanReport) {
-    let mut report = CleanReport { scale: 1.0, specks_removed: 0 };
+    let mut report = CleanReport {
+        scale: 1.0,
+        specks_removed: 0,
+    };
     if !opts.enabled {
         return (page, report);
     }
     let mut page = page;
-    if page.dpi > 0.0 && page.dpi < opts.min_dpi && (page.width as u64 * page.height as u64) < 40_000_000 {
+    if page.dpi > 0.0
+        && page.dpi < opts.min_dpi
+        && (page.width as u64 * page.height as u64) < 40_000_000
+    {
         report.scale = opts.target_dpi / page.dpi;
         page = upscale(&page, report.scale);
     }
@@ -58,7 +72,11 @@ fn otsu(gray: &[u8]) -> u8 {
         hist[g as usize] += 1;
     }
     let total = gray.len() as f64;
-    let sum: f64 = hist.iter().enumerate().map(|(i, &h)| i as f64 * h as f64).sum();
+    let sum: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, &h)| i as f64 * h as f64)
+        .sum();
     let (mut sum_b, mut w_b, mut best, mut best_t) = (0.0, 0.0, 0.0, 128u8);
     for (t, &h) in hist.iter().enumerate() {
         w_b += h as f64;
@@ -99,10 +117,13 @@ fn despeckle(page: &mut PageImage, max_area: u32) -> usize {
     }
     let half: u64 = hist.iter().sum::<u64>() / 2;
     let mut acc = 0;
-    let paper = hist.iter().position(|&c| {
-        acc += c;
-        acc >= half
-    }).unwrap_or(255) as u8;
+    let paper = hist
+        .iter()
+        .position(|&c| {
+            acc += c;
+            acc >= half
+        })
+        .unwrap_or(255) as u8;
 
     // Marks of Vietnamese letters and punctuation sit above or below their partner ink (i-dot,
     // dot below, the dot of ';'), so the vertical search reaches further than the horizontal.
@@ -183,7 +204,11 @@ fn despeckle(page: &mut PageImage, max_area: u32) -> usize {
 pub fn rotate(p: &PageImage, degrees: i32) -> PageImage {
     let (w, h) = (p.width as usize, p.height as usize);
     let deg = degrees.rem_euclid(360);
-    let (nw, nh) = if deg == 90 || deg == 270 { (h, w) } else { (w, h) };
+    let (nw, nh) = if deg == 90 || deg == 270 {
+        (h, w)
+    } else {
+        (w, h)
+    };
     let mut out = vec![255u8; w * h];
     for y in 0..h {
         for x in 0..w {
@@ -196,13 +221,22 @@ pub fn rotate(p: &PageImage, degrees: i32) -> PageImage {
             out[ny * nw + nx] = p.gray[y * w + x];
         }
     }
-    PageImage { index: p.index, width: nw as u32, height: nh as u32, dpi: p.dpi, gray: out }
+    PageImage {
+        index: p.index,
+        width: nw as u32,
+        height: nh as u32,
+        dpi: p.dpi,
+        gray: out,
+    }
 }
 
 /// Bilinear resampling to `scale` times the size.
 fn upscale(p: &PageImage, scale: f32) -> PageImage {
     let (w, h) = (p.width as usize, p.height as usize);
-    let (nw, nh) = (((w as f32) * scale).round() as usize, ((h as f32) * scale).round() as usize);
+    let (nw, nh) = (
+        ((w as f32) * scale).round() as usize,
+        ((h as f32) * scale).round() as usize,
+    );
     let mut out = vec![255u8; nw * nh];
     let inv = 1.0 / scale;
     for y in 0..nh {
@@ -221,7 +255,13 @@ fn upscale(p: &PageImage, scale: f32) -> PageImage {
             out[y * nw + x] = (top * (1.0 - fy) + bot * fy).round() as u8;
         }
     }
-    PageImage { index: p.index, width: nw as u32, height: nh as u32, dpi: p.dpi * scale, gray: out }
+    PageImage {
+        index: p.index,
+        width: nw as u32,
+        height: nh as u32,
+        dpi: p.dpi * scale,
+        gray: out,
+    }
 }
 
 #[cfg(test)]
@@ -229,7 +269,13 @@ mod tests {
     use super::*;
 
     fn blank(w: u32, h: u32) -> PageImage {
-        PageImage { index: 0, width: w, height: h, dpi: 300.0, gray: vec![230; (w * h) as usize] }
+        PageImage {
+            index: 0,
+            width: w,
+            height: h,
+            dpi: 300.0,
+            gray: vec![230; (w * h) as usize],
+        }
     }
 
     #[test]

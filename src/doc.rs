@@ -21,7 +21,13 @@ pub struct Word {
 
 impl Word {
     pub fn new(text: String, bbox: [i32; 4], conf: f32) -> Word {
-        Word { ocr_text: text.clone(), text, bbox, conf, restore_conf: None }
+        Word {
+            ocr_text: text.clone(),
+            text,
+            bbox,
+            conf,
+            restore_conf: None,
+        }
     }
 }
 
@@ -40,7 +46,15 @@ pub struct Line {
 
 impl Line {
     pub fn new(bbox: [i32; 4], conf: f32, block: u32) -> Line {
-        Line { text: String::new(), ocr_text: String::new(), bbox, conf, block, restore_conf: None, words: Vec::new() }
+        Line {
+            text: String::new(),
+            ocr_text: String::new(),
+            bbox,
+            conf,
+            block,
+            restore_conf: None,
+            words: Vec::new(),
+        }
     }
 
     /// Recompute the line's text from its words.
@@ -132,6 +146,10 @@ pub struct Document {
 impl Document {
     /// Sidecar text: pages separated by a form feed, like Tesseract's and OCRmyPDF's.
     pub fn text(&self) -> String {
-        self.pages.iter().map(Page::text).collect::<Vec<_>>().join("\u{c}")
+        self.pages
+            .iter()
+            .map(Page::text)
+            .collect::<Vec<_>>()
+            .join("\u{c}")
     }
 }

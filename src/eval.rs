@@ -26,20 +26,35 @@ pub fn find_sets(root: &Path) -> Result<Vec<EvalSet>> {
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map_err(|e| crate::Error::Read { path: dir.clone(), source: e })?
+            .map_err(|e| crate::Error::Read {
+                path: dir.clone(),
+                source: e,
+            })?
             .flatten()
             .map(|e| e.path())
             .collect();
         entries.sort();
-        let docs: Vec<&PathBuf> = entries.iter().filter(|p| p.is_file() && is_document(p)).collect();
+        let docs: Vec<&PathBuf> = entries
+            .iter()
+            .filter(|p| p.is_file() && is_document(p))
+            .collect();
         let pages: Vec<&PathBuf> = entries
             .iter()
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("page-") && n.ends_with(".txt")))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("page-") && n.ends_with(".txt"))
+            })
             .collect();
         if docs.len() == 1 && !pages.is_empty() {
             let mut truth = Vec::new();
             for p in &pages {
-                let n: usize = p.file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix("page-")).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let n: usize = p
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| s.strip_prefix("page-"))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 if n == 0 {
                     continue;
                 }
@@ -48,8 +63,15 @@ pub fn find_sets(root: &Path) -> Result<Vec<EvalSet>> {
                 }
                 truth[n - 1] = std::fs::read_to_string(p).ok();
             }
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            out.push(EvalSet { name, file: docs[0].clone(), truth });
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push(EvalSet {
+                name,
+                file: docs[0].clone(),
+                truth,
+            });
         } else {
             for d in &docs {
                 let fname = d.file_name().unwrap().to_string_lossy().into_owned();
@@ -59,7 +81,10 @@ pub fn find_sets(root: &Path) -> Result<Vec<EvalSet>> {
                     truth.push(Some(t));
                 } else {
                     for n in 1..=999 {
-                        let cands = [dir.join(format!("{fname}.p{n}.gt.txt")), dir.join(format!("{stem}.p{n}.gt.txt"))];
+                        let cands = [
+                            dir.join(format!("{fname}.p{n}.gt.txt")),
+                            dir.join(format!("{stem}.p{n}.gt.txt")),
+                        ];
                         match cands.iter().find_map(|c| std::fs::read_to_string(c).ok()) {
                             Some(t) => truth.push(Some(t)),
                             None => break,
@@ -72,7 +97,11 @@ pub fn find_sets(root: &Path) -> Result<Vec<EvalSet>> {
                     }
                 }
                 if !truth.is_empty() {
-                    out.push(EvalSet { name: fname, file: (*d).clone(), truth });
+                    out.push(EvalSet {
+                        name: fname,
+                        file: (*d).clone(),
+                        truth,
+                    });
                 }
             }
         }
@@ -101,7 +130,13 @@ pub fn score(set: &EvalSet, pages: &[String]) -> ErrorCounts {
 /// Pairs `NAME.eng.txt` / `NAME.truth.txt` (shared/garbled-dev) for scoring `restore`.
 pub fn find_restore_pairs(dir: &Path) -> Result<Vec<(String, PathBuf, PathBuf)>> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(|e| crate::Error::Read { path: dir.to_path_buf(), source: e })?.flatten() {
+    for e in std::fs::read_dir(dir)
+        .map_err(|e| crate::Error::Read {
+            path: dir.to_path_buf(),
+            source: e,
+        })?
+        .flatten()
+    {
         let p = e.path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         if let Some(stem) = name.strip_suffix(".eng.txt") {

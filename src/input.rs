@@ -40,7 +40,11 @@ pub fn sniff(head: &[u8]) -> Result<Kind> {
     if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return Ok(Kind::Jpeg);
     }
-    if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") || head.starts_with(b"II+\0") || head.starts_with(b"MM\0+") {
+    if head.starts_with(b"II*\0")
+        || head.starts_with(b"MM\0*")
+        || head.starts_with(b"II+\0")
+        || head.starts_with(b"MM\0+")
+    {
         return Ok(Kind::Tiff);
     }
     let window = &head[..head.len().min(1024)];
@@ -62,12 +66,15 @@ pub struct SourceInfo {
 
 /// Read the head of a file and hash all of it (streaming: a 2 GB PDF is never held in memory).
 pub fn inspect(path: &Path) -> Result<(Kind, String, u64)> {
-    let read_err = |e| Error::Read { path: path.to_path_buf(), source: e };
+    let read_err = |e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if meta.is_dir() {
         return Err(Error::Read {
             path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::Other, "is a directory"),
+            source: std::io::Error::other("is a directory"),
         });
     }
     let mut f = std::fs::File::open(path).map_err(read_err)?;

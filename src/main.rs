@@ -160,11 +160,16 @@ fn main() {
         1 => "info",
         _ => "debug",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).format_timestamp(None).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp(None)
+        .init();
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let code = e.downcast_ref::<sohoa::Error>().map(|e| e.exit_code()).unwrap_or(exit::USAGE);
+            let code = e
+                .downcast_ref::<sohoa::Error>()
+                .map(|e| e.exit_code())
+                .unwrap_or(exit::USAGE);
             eprintln!("sohoa: {e:#}");
             code
         }
@@ -180,8 +185,13 @@ fn reexec_with_single_threaded_openmp() {
     if std::env::var_os("OMP_THREAD_LIMIT").is_some() {
         return;
     }
-    let Ok(exe) = std::env::current_exe() else { return };
-    let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("OMP_THREAD_LIMIT", "1").exec();
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("OMP_THREAD_LIMIT", "1")
+        .exec();
     eprintln!("sohoa: warning: could not re-run with OMP_THREAD_LIMIT=1 ({err}); OCR may be slow");
 }
 
@@ -214,19 +224,27 @@ fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     }
     let pb = indicatif::ProgressBar::new(total);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg} ({per_sec}, ETA {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     pb.set_message(what.to_string());
     pb
 }
 
 fn scan(a: ScanArgs) -> anyhow::Result<i32> {
-    let format = a.format.or_else(|| a.output.as_deref().and_then(Format::from_path)).unwrap_or(Format::Text);
+    let format = a
+        .format
+        .or_else(|| a.output.as_deref().and_then(Format::from_path))
+        .unwrap_or(Format::Text);
     let many = a.files.len() > 1;
     if let Some(o) = &a.output {
         if many && o.exists() && !o.is_dir() {
-            anyhow::bail!("-o {}: with several inputs, -o must be a directory", o.display());
+            anyhow::bail!(
+                "-o {}: with several inputs, -o must be a directory",
+                o.display()
+            );
         }
     }
     let pipeline = Pipeline::new(a.engine.options())?;
@@ -254,11 +272,22 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
                 } else {
                     emit::render(&doc, format)
                 };
-                log::info!("{}: {} pages, emit {:.1} ms", path.display(), doc.pages.len(), t.elapsed().as_secs_f64() * 1e3);
+                log::info!(
+                    "{}: {} pages, emit {:.1} ms",
+                    path.display(),
+                    doc.pages.len(),
+                    t.elapsed().as_secs_f64() * 1e3
+                );
                 let res = match &a.output {
                     Some(o) if many => {
-                        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
-                        emit::write_atomic(&o.join(format!("{stem}.{}", format.extension())), &bytes)
+                        let stem = path
+                            .file_stem()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "out".into());
+                        emit::write_atomic(
+                            &o.join(format!("{stem}.{}", format.extension())),
+                            &bytes,
+                        )
                     }
                     Some(o) => emit::write_atomic(o, &bytes),
                     None => {
@@ -267,7 +296,11 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
                         if r.is_ok() && many && format == Format::Text {
                             r = out.write_all(b"\x0c");
                         }
-                        r.and_then(|_| out.flush()).map_err(|e| sohoa::Error::Write { path: "stdout".into(), source: e })
+                        r.and_then(|_| out.flush())
+                            .map_err(|e| sohoa::Error::Write {
+                                path: "stdout".into(),
+                                source: e,
+                            })
                     }
                 };
                 if let Err(e) = res {
@@ -300,9 +333,14 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
 fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
     let mut input = String::new();
     match &a.file {
-        Some(p) => input = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read as UTF-8 text", p.display()))?,
+        Some(p) => {
+            input = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read as UTF-8 text", p.display()))?
+        }
         None => {
-            std::io::stdin().read_to_string(&mut input).context("stdin is not UTF-8 text")?;
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .context("stdin is not UTF-8 text")?;
         }
     }
     let r = match &a.model {
@@ -319,7 +357,8 @@ fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
         let restored = r.restore_lines(chunk, None)?;
         for (k, l) in restored.iter().enumerate() {
             out.write_all(l.text.as_bytes())?;
-            let last = std::ptr::eq(chunk, lines.chunks(256).last().unwrap_or(chunk)) && k + 1 == restored.len();
+            let last = std::ptr::eq(chunk, lines.chunks(256).last().unwrap_or(chunk))
+                && k + 1 == restored.len();
             if !last || trailing_newline {
                 out.write_all(b"\n")?;
             }
@@ -330,7 +369,10 @@ fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
 }
 
 fn info(a: InfoArgs) -> anyhow::Result<i32> {
-    let tessdata = a.tessdata.clone().unwrap_or_else(sohoa::ocr::default_tessdata);
+    let tessdata = a
+        .tessdata
+        .clone()
+        .unwrap_or_else(sohoa::ocr::default_tessdata);
     let langs = sohoa::ocr::available_languages(&tessdata);
     let pdfium = sohoa::raster::pdfium(a.pdfium.as_deref()).map(|_| sohoa::raster::pdfium_path());
     let model = sohoa::restore::Restorer::embedded();
@@ -361,15 +403,28 @@ fn info(a: InfoArgs) -> anyhow::Result<i32> {
         }
     }
     let missing = !model_file.exists() || pdfium.is_err() || model.is_err();
-    Ok(if missing { exit::MISSING_DEPENDENCY } else { exit::OK })
+    Ok(if missing {
+        exit::MISSING_DEPENDENCY
+    } else {
+        exit::OK
+    })
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<i32> {
     use sohoa::eval;
     use sohoa::text::ErrorCounts;
     let mut table: Vec<serde_json::Value> = Vec::new();
-    let print_row = |name: &str, stage: &str, e: &ErrorCounts, table: &mut Vec<serde_json::Value>| {
-        println!("{name:<40} {stage:<10} CER {:>6.2}%  WER {:>6.2}%  ({} chars, {} syllables)", e.cer(), e.wer(), e.chars, e.words);
+    let print_row = |name: &str,
+                     stage: &str,
+                     e: &ErrorCounts,
+                     table: &mut Vec<serde_json::Value>| {
+        println!(
+            "{name:<40} {stage:<10} CER {:>6.2}%  WER {:>6.2}%  ({} chars, {} syllables)",
+            e.cer(),
+            e.wer(),
+            e.chars,
+            e.words
+        );
         table.push(serde_json::json!({"set": name, "stage": stage, "cer": e.cer(), "wer": e.wer(), "chars": e.chars, "words": e.words}));
     };
     let mut sets = Vec::new();
@@ -382,9 +437,25 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
         let mut stages: Vec<(&str, Options)> = Vec::new();
         let base = a.engine.options();
         if !a.no_raw {
-            stages.push(("raw", Options { restore: false, clean: sohoa::clean::CleanOptions { enabled: false, ..base.clean.clone() }, ..base.clone() }));
+            stages.push((
+                "raw",
+                Options {
+                    restore: false,
+                    clean: sohoa::clean::CleanOptions {
+                        enabled: false,
+                        ..base.clean.clone()
+                    },
+                    ..base.clone()
+                },
+            ));
         }
-        stages.push(("clean", Options { restore: false, ..base.clone() }));
+        stages.push((
+            "clean",
+            Options {
+                restore: false,
+                ..base.clone()
+            },
+        ));
         let restorer = if base.restore {
             Some(match &base.model_dir {
                 Some(d) => sohoa::restore::Restorer::from_dir(d)?,
@@ -407,7 +478,10 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
             });
             pb.finish_and_clear();
             for (set, doc) in sets.iter().zip(&results) {
-                let pages: Vec<String> = doc.as_ref().map(|d| d.pages.iter().map(|p| p.text()).collect()).unwrap_or_default();
+                let pages: Vec<String> = doc
+                    .as_ref()
+                    .map(|d| d.pages.iter().map(|p| p.text()).collect())
+                    .unwrap_or_default();
                 let e = eval::score(set, &pages);
                 print_row(&set.name, stage, &e, &mut table);
                 totals.entry(stage.to_string()).or_default().add(e);
@@ -415,10 +489,16 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
                     if let (Some(r), Some(doc)) = (&restorer, doc) {
                         let mut restored = Vec::new();
                         for p in &doc.pages {
-                            let lines: Vec<&str> = p.lines.iter().map(|l| l.ocr_text.as_str()).collect();
-                            let priors: Vec<Vec<Option<f32>>> = p.lines.iter().map(|l| l.words.iter().map(|w| Some(w.conf)).collect()).collect();
+                            let lines: Vec<&str> =
+                                p.lines.iter().map(|l| l.ocr_text.as_str()).collect();
+                            let priors: Vec<Vec<Option<f32>>> = p
+                                .lines
+                                .iter()
+                                .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
+                                .collect();
                             let out = r.restore_lines(&lines, Some(&priors))?;
-                            restored.push(out.into_iter().map(|l| l.text + "\n").collect::<String>());
+                            restored
+                                .push(out.into_iter().map(|l| l.text + "\n").collect::<String>());
                         }
                         let e = eval::score(set, &restored);
                         print_row(&set.name, "restored", &e, &mut table);
@@ -458,7 +538,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
 }
 
 #[derive(Args)]
-#[command(after_help = "Exit codes: 0 all ok (or skipped), 4 some inputs failed, 130 interrupted (rerun to resume).\nSee docs/batch-watch.md.")]
+#[command(
+    after_help = "Exit codes: 0 all ok (or skipped), 4 some inputs failed, 130 interrupted (rerun to resume).\nSee docs/batch-watch.md."
+)]
 struct BatchArgs {
     /// Folder to walk recursively (PDF, TIFF, PNG, JPEG; other files are listed as skipped).
     input: PathBuf,
@@ -525,6 +607,9 @@ fn watch_cmd(a: WatchArgs) -> anyhow::Result<i32> {
     opts.settle = std::time::Duration::from_secs_f64(a.settle);
     opts.poll = a.poll;
     let stats = sohoa::watch::run(&pipeline, &opts, &stop)?;
-    eprintln!("sohoa watch: stopped; {} done ({} pages), {} failed", stats.ok, stats.pages, stats.failed);
+    eprintln!(
+        "sohoa watch: stopped; {} done ({} pages), {} failed",
+        stats.ok, stats.pages, stats.failed
+    );
     Ok(exit::OK)
 }

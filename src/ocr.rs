@@ -22,7 +22,11 @@ pub struct OcrOptions {
 
 impl Default for OcrOptions {
     fn default() -> Self {
-        OcrOptions { tessdata: default_tessdata(), lang: DEFAULT_LANG.into(), psm: 3 }
+        OcrOptions {
+            tessdata: default_tessdata(),
+            lang: DEFAULT_LANG.into(),
+            psm: 3,
+        }
     }
 }
 
@@ -37,7 +41,11 @@ pub fn default_tessdata() -> PathBuf {
             return p;
         }
     }
-    for cand in ["/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata", "/usr/share/tessdata"] {
+    for cand in [
+        "/usr/share/tesseract-ocr/5/tessdata",
+        "/usr/share/tesseract-ocr/4.00/tessdata",
+        "/usr/share/tessdata",
+    ] {
         if Path::new(cand).is_dir() {
             return PathBuf::from(cand);
         }
@@ -51,7 +59,12 @@ pub fn available_languages(tessdata: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".traineddata").map(str::to_owned))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".traineddata")
+                .map(str::to_owned)
+        })
         .collect();
     out.sort();
     out
@@ -75,20 +88,38 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(opts: &OcrOptions) -> Result<Engine> {
-        let file = opts.tessdata.join(format!("{}.traineddata", opts.lang.split('+').next().unwrap_or("")));
+        let file = opts.tessdata.join(format!(
+            "{}.traineddata",
+            opts.lang.split('+').next().unwrap_or("")
+        ));
         if !file.exists() {
             return Err(Error::Missing {
-                what: format!("Tesseract model {} (looked for {})", opts.lang, file.display()),
+                what: format!(
+                    "Tesseract model {} (looked for {})",
+                    opts.lang,
+                    file.display()
+                ),
             });
         }
         let api = TesseractAPI::new();
         // Tesseract prints warnings (e.g. "Invalid resolution") on stderr for every page.
         let _ = api.set_variable("debug_file", "/dev/null");
         api.init(&opts.tessdata, &opts.lang)
-            .map_err(|e| Error::Missing { what: format!("Tesseract could not load {} from {} ({e})", opts.lang, opts.tessdata.display()) })?;
-        api.set_page_seg_mode(TessPageSegMode::from_int(opts.psm)).map_err(ocr_err)?;
+            .map_err(|e| Error::Missing {
+                what: format!(
+                    "Tesseract could not load {} from {} ({e})",
+                    opts.lang,
+                    opts.tessdata.display()
+                ),
+            })?;
+        api.set_page_seg_mode(TessPageSegMode::from_int(opts.psm))
+            .map_err(ocr_err)?;
         let _ = api.set_variable("debug_file", "/dev/null");
-        Ok(Engine { api, opts: opts.clone(), osd: None })
+        Ok(Engine {
+            api,
+            opts: opts.clone(),
+            osd: None,
+        })
     }
 
     /// Clockwise rotation (0, 90, 180, 270) that puts the page's text upright, by Tesseract's
@@ -107,7 +138,8 @@ impl Engine {
         let api = self.osd.as_ref()?;
         let (w, h) = (page.width as i32, page.height as i32);
         api.set_image(&page.gray, w, h, 1, w).ok()?;
-        api.set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32).ok()?;
+        api.set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32)
+            .ok()?;
         let (deg, conf, _script, _sconf) = api.detect_os().ok()?;
         let _ = api.clear();
         log::debug!("OSD: orientation {deg} (confidence {conf:.2})");
@@ -125,14 +157,21 @@ impl Engine {
         if w < 3 || h < 3 {
             return Ok(Vec::new());
         }
-        self.api.set_image(&page.gray, w, h, 1, w).map_err(ocr_err)?;
-        self.api.set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32).map_err(ocr_err)?;
+        self.api
+            .set_image(&page.gray, w, h, 1, w)
+            .map_err(ocr_err)?;
+        self.api
+            .set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32)
+            .map_err(ocr_err)?;
         self.api.recognize().map_err(ocr_err)?;
         let it = match self.api.get_iterator() {
             Ok(it) => it,
             Err(_) => return Ok(Vec::new()), // blank page: no result iterator
         };
-        let raw = *it.handle.lock().map_err(|_| Error::Ocr("iterator lock poisoned".into()))?;
+        let raw = *it
+            .handle
+            .lock()
+            .map_err(|_| Error::Ocr("iterator lock poisoned".into()))?;
         let pi = unsafe { TessResultIteratorGetPageIterator(raw) };
         let mut lines: Vec<Line> = Vec::new();
         let mut block = 0u32;
@@ -143,7 +182,10 @@ impl Engine {
                 block += 1;
             }
             if at(Level::RIL_TEXTLINE) || lines.is_empty() {
-                let bbox = it.get_bounding_box(Level::RIL_TEXTLINE).map(|(l, t, r, b)| [l, t, r, b]).unwrap_or([0; 4]);
+                let bbox = it
+                    .get_bounding_box(Level::RIL_TEXTLINE)
+                    .map(|(l, t, r, b)| [l, t, r, b])
+                    .unwrap_or([0; 4]);
                 let conf = it.confidence(Level::RIL_TEXTLINE).unwrap_or(0.0);
                 lines.push(Line::new(bbox, conf, block));
             }
@@ -151,9 +193,16 @@ impl Engine {
             if let Ok(text) = it.get_utf8_text(Level::RIL_WORD) {
                 let text = crate::text::nfc(text.trim());
                 if !text.is_empty() {
-                    let bbox = it.get_bounding_box(Level::RIL_WORD).map(|(l, t, r, b)| [l, t, r, b]).unwrap_or([0; 4]);
+                    let bbox = it
+                        .get_bounding_box(Level::RIL_WORD)
+                        .map(|(l, t, r, b)| [l, t, r, b])
+                        .unwrap_or([0; 4]);
                     let conf = it.confidence(Level::RIL_WORD).unwrap_or(0.0);
-                    lines.last_mut().expect("a line was pushed").words.push(Word::new(text, bbox, conf));
+                    lines
+                        .last_mut()
+                        .expect("a line was pushed")
+                        .words
+                        .push(Word::new(text, bbox, conf));
                 }
             }
             if !it.next(Level::RIL_WORD).unwrap_or(false) {

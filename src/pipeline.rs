@@ -44,7 +44,9 @@ impl Default for Options {
             ocr: OcrOptions::default(),
             restore: true,
             model_dir: None,
-            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            jobs: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
             structure: true,
         }
     }
@@ -65,9 +67,20 @@ pub struct Pipeline {
 }
 
 enum Msg {
-    Start { file: usize, source: SourceInfo },
-    Page { file: usize, image: PageImage, raster_ms: f64 },
-    End { file: usize, pages: usize, error: Option<Error> },
+    Start {
+        file: usize,
+        source: SourceInfo,
+    },
+    Page {
+        file: usize,
+        image: PageImage,
+        raster_ms: f64,
+    },
+    End {
+        file: usize,
+        pages: usize,
+        error: Option<Error>,
+    },
 }
 
 enum Done {
@@ -93,7 +106,12 @@ impl Pipeline {
             .thread_name(|i| format!("sohoa-ocr-{i}"))
             .build()
             .map_err(|e| Error::Ocr(format!("thread pool: {e}")))?;
-        Ok(Pipeline { opts: Options { jobs, ..opts }, restorer, engines: Mutex::new(vec![first]), pool })
+        Ok(Pipeline {
+            opts: Options { jobs, ..opts },
+            restorer,
+            engines: Mutex::new(vec![first]),
+            pool,
+        })
     }
 
     pub fn options(&self) -> &Options {
@@ -118,7 +136,9 @@ impl Pipeline {
     pub fn process_file(&self, path: &Path) -> Result<Document> {
         let cancel = AtomicBool::new(false);
         let mut out = None;
-        self.process_files(&[path.to_path_buf()], &cancel, &mut |_| {}, &mut |_, r| out = Some(r));
+        self.process_files(&[path.to_path_buf()], &cancel, &mut |_| {}, &mut |_, r| {
+            out = Some(r)
+        });
         out.unwrap_or(Err(Error::Interrupted))
     }
 
@@ -143,13 +163,21 @@ impl Pipeline {
             scope.spawn(move || {
                 for (fi, path) in files.iter().enumerate() {
                     if cancel.load(Ordering::Relaxed) {
-                        let _ = meta_tx.send(Msg::End { file: fi, pages: 0, error: Some(Error::Interrupted) });
+                        let _ = meta_tx.send(Msg::End {
+                            file: fi,
+                            pages: 0,
+                            error: Some(Error::Interrupted),
+                        });
                         continue;
                     }
                     let (kind, sha256, bytes) = match input::inspect(path) {
                         Ok(x) => x,
                         Err(e) => {
-                            let _ = meta_tx.send(Msg::End { file: fi, pages: 0, error: Some(e) });
+                            let _ = meta_tx.send(Msg::End {
+                                file: fi,
+                                pages: 0,
+                                error: Some(e),
+                            });
                             continue;
                         }
                     };
@@ -166,7 +194,10 @@ impl Pipeline {
                     let result = {
                         let mut on_count = |n: usize| {
                             source.pages = n;
-                            let _ = meta_tx.send(Msg::Start { file: fi, source: source.clone() });
+                            let _ = meta_tx.send(Msg::Start {
+                                file: fi,
+                                source: source.clone(),
+                            });
                             started = true;
                         };
                         let mut on_page = |image: PageImage| -> bool {
@@ -175,7 +206,13 @@ impl Pipeline {
                             }
                             let raster_ms = t0.elapsed().as_secs_f64() * 1e3;
                             pages_sent += 1;
-                            let ok = page_tx.send(Msg::Page { file: fi, image, raster_ms }).is_ok();
+                            let ok = page_tx
+                                .send(Msg::Page {
+                                    file: fi,
+                                    image,
+                                    raster_ms,
+                                })
+                                .is_ok();
                             t0 = Instant::now();
                             ok
                         };
@@ -190,7 +227,11 @@ impl Pipeline {
                         Ok(_) => None,
                         Err(e) => Some(e),
                     };
-                    let _ = meta_tx.send(Msg::End { file: fi, pages: pages_sent, error });
+                    let _ = meta_tx.send(Msg::End {
+                        file: fi,
+                        pages: pages_sent,
+                        error,
+                    });
                 }
                 drop(page_tx);
             });
@@ -204,7 +245,12 @@ impl Pipeline {
                     let events = &events;
                     s.spawn(move |_| {
                         while let Ok(msg) = rx.recv() {
-                            if let Msg::Page { file, image, raster_ms } = msg {
+                            if let Msg::Page {
+                                file,
+                                image,
+                                raster_ms,
+                            } = msg
+                            {
                                 let page_no = image.index;
                                 let result = if cancel.load(Ordering::Relaxed) {
                                     Err(Error::Interrupted)
@@ -212,7 +258,10 @@ impl Pipeline {
                                     this.process_page(image, raster_ms)
                                 };
                                 if let Ok(mut ev) = events.lock() {
-                                    (ev)(Event::PageDone { file, page: page_no });
+                                    (ev)(Event::PageDone {
+                                        file,
+                                        page: page_no,
+                                    });
                                 }
                                 let _ = tx.send(Done::Page { file, result });
                             }
@@ -288,7 +337,10 @@ impl Pipeline {
                 finished += 1;
                 let result = match st.error {
                     Some(e) => Err(e),
-                    None => Ok(self.assemble(st.source.expect("start precedes end"), st.pages.into_values().collect())),
+                    None => Ok(self.assemble(
+                        st.source.expect("start precedes end"),
+                        st.pages.into_values().collect(),
+                    )),
                 };
                 on_done(file, result);
             }
@@ -331,11 +383,19 @@ impl Pipeline {
 
     /// Clean, OCR and restore one page.
     pub fn process_page(&self, image: PageImage, raster_ms: f64) -> Result<Page> {
-        let mut timings = Timings { rasterise_ms: raster_ms, ..Default::default() };
+        let mut timings = Timings {
+            rasterise_ms: raster_ms,
+            ..Default::default()
+        };
         let (index, width, height, dpi) = (image.index, image.width, image.height, image.dpi);
         let t = Instant::now();
         let (image, report) = clean::clean(image, &self.opts.clean);
-        log::debug!("page {}: clean-up removed {} specks, scale {}", index + 1, report.specks_removed, report.scale);
+        log::debug!(
+            "page {}: clean-up removed {} specks, scale {}",
+            index + 1,
+            report.specks_removed,
+            report.scale
+        );
         timings.clean_ms = t.elapsed().as_secs_f64() * 1e3;
 
         let t = Instant::now();
@@ -343,11 +403,18 @@ impl Pipeline {
         let result = self.ocr_upright(&mut engine, image);
         self.give_engine(engine);
         let (mut lines, rotation) = result?;
-        let (width, height) = if rotation % 180 == 0 { (width, height) } else { (height, width) };
+        let (width, height) = if rotation % 180 == 0 {
+            (width, height)
+        } else {
+            (height, width)
+        };
         timings.ocr_ms = t.elapsed().as_secs_f64() * 1e3;
         if report.scale != 1.0 {
             let s = report.scale;
-            let unscale = |b: &mut [i32; 4]| b.iter_mut().for_each(|v| *v = (*v as f32 / s).round() as i32);
+            let unscale = |b: &mut [i32; 4]| {
+                b.iter_mut()
+                    .for_each(|v| *v = (*v as f32 / s).round() as i32)
+            };
             for l in &mut lines {
                 unscale(&mut l.bbox);
                 l.words.iter_mut().for_each(|w| unscale(&mut w.bbox));
@@ -358,7 +425,10 @@ impl Pipeline {
             let t = Instant::now();
             let texts: Vec<String> = lines.iter().map(|l| l.ocr_text.clone()).collect();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let priors: Vec<Vec<Option<f32>>> = lines.iter().map(|l| l.words.iter().map(|w| Some(w.conf)).collect()).collect();
+            let priors: Vec<Vec<Option<f32>>> = lines
+                .iter()
+                .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
+                .collect();
             let restored = r.restore_lines(&refs, Some(&priors))?;
             for (line, rl) in lines.iter_mut().zip(restored) {
                 if rl.tokens.len() == line.words.len() {
@@ -374,18 +444,42 @@ impl Pipeline {
             }
             timings.restore_ms = t.elapsed().as_secs_f64() * 1e3;
         }
-        Ok(Page { index: index + 1, width, height, dpi, source: "ocr".into(), rotation, skew: 0.0, lines, timings })
+        Ok(Page {
+            index: index + 1,
+            width,
+            height,
+            dpi,
+            source: "ocr".into(),
+            rotation,
+            skew: 0.0,
+            lines,
+            timings,
+        })
     }
 
     /// OCR a page; when the result looks like a page read sideways or upside down (few words,
     /// low confidence), ask Tesseract's orientation detection and read it again turned upright,
     /// keeping whichever reading is better. Returns lines, rotation, and the page's size after it.
-    fn ocr_upright(&self, engine: &mut Engine, image: PageImage) -> Result<(Vec<crate::doc::Line>, i32)> {
+    fn ocr_upright(
+        &self,
+        engine: &mut Engine,
+        image: PageImage,
+    ) -> Result<(Vec<crate::doc::Line>, i32)> {
         let lines = engine.recognize(&image)?;
         let score = |ls: &[crate::doc::Line]| -> (usize, f32) {
-            let words: Vec<f32> = ls.iter().flat_map(|l| l.words.iter().map(|w| w.conf)).collect();
+            let words: Vec<f32> = ls
+                .iter()
+                .flat_map(|l| l.words.iter().map(|w| w.conf))
+                .collect();
             let n = words.len();
-            (n, if n == 0 { 0.0 } else { words.iter().sum::<f32>() / n as f32 })
+            (
+                n,
+                if n == 0 {
+                    0.0
+                } else {
+                    words.iter().sum::<f32>() / n as f32
+                },
+            )
         };
         let (n, mean) = score(&lines);
         if !self.opts.clean.enabled || (n >= 20 && mean >= 70.0) {
@@ -399,6 +493,10 @@ impl Pipeline {
         let again = engine.recognize(&turned)?;
         let (n2, mean2) = score(&again);
         log::debug!("rotation {rot}: {n} words at {mean:.0} -> {n2} words at {mean2:.0}");
-        Ok(if (n2 as f32) * mean2 > (n as f32) * mean * 1.2 { (again, rot) } else { (lines, 0) })
+        Ok(if (n2 as f32) * mean2 > (n as f32) * mean * 1.2 {
+            (again, rot)
+        } else {
+            (lines, 0)
+        })
     }
 }

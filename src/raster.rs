@@ -24,7 +24,11 @@ pub struct PageImage {
 
 impl std::fmt::Debug for PageImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PageImage(#{} {}x{} @{}dpi)", self.index, self.width, self.height, self.dpi)
+        write!(
+            f,
+            "PageImage(#{} {}x{} @{}dpi)",
+            self.index, self.width, self.height, self.dpi
+        )
     }
 }
 
@@ -43,7 +47,12 @@ pub struct RasterOptions {
 
 impl Default for RasterOptions {
     fn default() -> Self {
-        RasterOptions { dpi: 300.0, image_dpi: 300.0, max_pixels: 60_000_000, pdfium: None }
+        RasterOptions {
+            dpi: 300.0,
+            image_dpi: 300.0,
+            max_pixels: 60_000_000,
+            pdfium: None,
+        }
     }
 }
 
@@ -64,7 +73,10 @@ pub fn pdfium_candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
             out.push(anc.join("third_party/pdfium/libpdfium.so"));
         }
     }
-    out.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/third_party/pdfium/libpdfium.so")));
+    out.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/third_party/pdfium/libpdfium.so"
+    )));
     out.push(PathBuf::from("/usr/local/lib/libpdfium.so"));
     out.push(PathBuf::from("/usr/lib/libpdfium.so"));
     out
@@ -75,7 +87,11 @@ pub fn pdfium(explicit: Option<&Path>) -> Result<&'static Pdfium> {
     let bound = PDFIUM.get_or_init(|| {
         let mut tried = Vec::new();
         for cand in pdfium_candidates(explicit) {
-            let p = if cand.is_dir() { cand.join("libpdfium.so") } else { cand };
+            let p = if cand.is_dir() {
+                cand.join("libpdfium.so")
+            } else {
+                cand
+            };
             if !p.exists() {
                 tried.push(p.display().to_string());
                 continue;
@@ -85,7 +101,10 @@ pub fn pdfium(explicit: Option<&Path>) -> Result<&'static Pdfium> {
                 Err(e) => tried.push(format!("{} ({e})", p.display())),
             }
         }
-        Err(format!("PDFium library (libpdfium.so) not found; tried {}", tried.join(", ")))
+        Err(format!(
+            "PDFium library (libpdfium.so) not found; tried {}",
+            tried.join(", ")
+        ))
     });
     match bound {
         Ok((p, _)) => Ok(p),
@@ -95,13 +114,20 @@ pub fn pdfium(explicit: Option<&Path>) -> Result<&'static Pdfium> {
 
 /// Path of the bound PDFium library, if bound.
 pub fn pdfium_path() -> Option<PathBuf> {
-    PDFIUM.get().and_then(|r| r.as_ref().ok()).map(|(_, p)| p.clone())
+    PDFIUM
+        .get()
+        .and_then(|r| r.as_ref().ok())
+        .map(|(_, p)| p.clone())
 }
 
 fn pdf_error(e: PdfiumError) -> Error {
     match e {
-        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => Error::Encrypted,
-        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::SecurityError) => Error::Encrypted,
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => {
+            Error::Encrypted
+        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::SecurityError) => {
+            Error::Encrypted
+        }
         PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
             Error::BadPdf("not a valid PDF structure (truncated or corrupt)".into())
         }
@@ -153,11 +179,21 @@ fn pdf_pages(
             return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
         }
         let mut dpi = opts.dpi;
-        let px = |d: f32| ((wpt / 72.0 * d).round() as u64, (hpt / 72.0 * d).round() as u64);
+        let px = |d: f32| {
+            (
+                (wpt / 72.0 * d).round() as u64,
+                (hpt / 72.0 * d).round() as u64,
+            )
+        };
         let (w, h) = px(dpi);
         if w * h > opts.max_pixels {
             dpi *= ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01);
-            log::warn!("{}: page {} is very large; rendering at {:.0} dpi", path.display(), i + 1, dpi);
+            log::warn!(
+                "{}: page {} is very large; rendering at {:.0} dpi",
+                path.display(),
+                i + 1,
+                dpi
+            );
         }
         let (w, h) = px(dpi);
         let (w, h) = (w.max(1) as i32, h.max(1) as i32);
@@ -169,9 +205,12 @@ fn pdf_pages(
         let bitmap = page.render_with_config(&cfg).map_err(pdf_error)?;
         let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
         let raw = bitmap.as_raw_bytes();
-        let stride = if bh > 0 { raw.len() / bh } else { 0 };
+        let stride = raw.len().checked_div(bh).unwrap_or(0);
         if stride < bw * 4 {
-            return Err(Error::BadPdf(format!("page {}: PDFium returned a short bitmap", i + 1)));
+            return Err(Error::BadPdf(format!(
+                "page {}: PDFium returned a short bitmap",
+                i + 1
+            )));
         }
         let mut gray = vec![0u8; bw * bh];
         for y in 0..bh {
@@ -181,7 +220,13 @@ fn pdf_pages(
             }
         }
         drop(bitmap);
-        let page = PageImage { index: i, width: bw as u32, height: bh as u32, dpi, gray };
+        let page = PageImage {
+            index: i,
+            width: bw as u32,
+            height: bh as u32,
+            dpi,
+            gray,
+        };
         if !on_page(page) {
             break;
         }
@@ -195,7 +240,10 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
 }
 
 fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Read { path: path.to_path_buf(), source: e })?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let dpi = match kind {
         Kind::Png => png_dpi(&bytes),
         Kind::Jpeg => jpeg_dpi(&bytes),
@@ -211,12 +259,20 @@ fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageIma
     limits.max_alloc = Some(opts.max_pixels * 4);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => Error::TooLarge(format!("image over {} pixels", opts.max_pixels)),
+        image::ImageError::Limits(_) => {
+            Error::TooLarge(format!("image over {} pixels", opts.max_pixels))
+        }
         other => Error::BadImage(other.to_string()),
     })?;
     let (w, h) = (img.width(), img.height());
     let gray = flatten_to_gray(img);
-    Ok(PageImage { index: 0, width: w, height: h, dpi, gray })
+    Ok(PageImage {
+        index: 0,
+        width: w,
+        height: h,
+        dpi,
+        gray,
+    })
 }
 
 /// Grey with any alpha composited over white paper (transparent scans read as black otherwise).
@@ -261,12 +317,17 @@ fn tiff_pages(
     on_count: &mut dyn FnMut(usize),
     on_page: &mut dyn FnMut(PageImage) -> bool,
 ) -> Result<usize> {
-    let f = std::fs::File::open(path).map_err(|e| Error::Read { path: path.to_path_buf(), source: e })?;
+    let f = std::fs::File::open(path).map_err(|e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
     let bad = |e: tiff::TiffError| Error::BadImage(format!("TIFF: {e}"));
     let mut limits = tiff::decoder::Limits::default();
     limits.decoding_buffer_size = (opts.max_pixels * 4) as usize;
     limits.intermediate_buffer_size = (opts.max_pixels * 4) as usize;
-    let mut dec = tiff::decoder::Decoder::new(BufReader::new(f)).map_err(bad)?.with_limits(limits);
+    let mut dec = tiff::decoder::Decoder::new(BufReader::new(f))
+        .map_err(bad)?
+        .with_limits(limits);
     let count = count_tiff_pages(path).unwrap_or(0);
     if count > 0 {
         on_count(count);
@@ -297,14 +358,21 @@ fn count_tiff_pages(path: &Path) -> Option<usize> {
     Some(n)
 }
 
-fn tiff_page<R: Read + Seek>(dec: &mut tiff::decoder::Decoder<R>, index: usize, opts: &RasterOptions) -> Result<PageImage> {
+fn tiff_page<R: Read + Seek>(
+    dec: &mut tiff::decoder::Decoder<R>,
+    index: usize,
+    opts: &RasterOptions,
+) -> Result<PageImage> {
     use tiff::decoder::DecodingResult;
     use tiff::tags::Tag;
     use tiff::ColorType;
     let bad = |e: tiff::TiffError| Error::BadImage(format!("TIFF page {}: {e}", index + 1));
     let (w, h) = dec.dimensions().map_err(bad)?;
     if (w as u64) * (h as u64) > opts.max_pixels {
-        return Err(Error::TooLarge(format!("TIFF page {} is {w}x{h} pixels", index + 1)));
+        return Err(Error::TooLarge(format!(
+            "TIFF page {} is {w}x{h} pixels",
+            index + 1
+        )));
     }
     let dpi = dec
         .get_tag_f32(Tag::XResolution)
@@ -324,7 +392,12 @@ fn tiff_page<R: Read + Seek>(dec: &mut tiff::decoder::Decoder<R>, index: usize, 
     let samples: Vec<u8> = match data {
         DecodingResult::U8(v) => v,
         DecodingResult::U16(v) => v.iter().map(|s| (s >> 8) as u8).collect(),
-        _ => return Err(Error::BadImage(format!("TIFF page {}: unsupported sample format", index + 1))),
+        _ => {
+            return Err(Error::BadImage(format!(
+                "TIFF page {}: unsupported sample format",
+                index + 1
+            )))
+        }
     };
     match color {
         ColorType::Gray(1) => {
@@ -344,14 +417,27 @@ fn tiff_page<R: Read + Seek>(dec: &mut tiff::decoder::Decoder<R>, index: usize, 
             }
         }
         ColorType::RGB(_) | ColorType::RGBA(_) => {
-            let n = if matches!(color, ColorType::RGB(_)) { 3 } else { 4 };
+            let n = if matches!(color, ColorType::RGB(_)) {
+                3
+            } else {
+                4
+            };
             for (i, px) in samples.chunks_exact(n).take(w * h).enumerate() {
                 gray[i] = luma(px[0], px[1], px[2]);
             }
         }
         ColorType::Palette(_) | ColorType::CMYK(_) | _ => {
-            return Err(Error::BadImage(format!("TIFF page {}: unsupported colour type {color:?}", index + 1)))
+            return Err(Error::BadImage(format!(
+                "TIFF page {}: unsupported colour type {color:?}",
+                index + 1
+            )))
         }
     }
-    Ok(PageImage { index, width: w as u32, height: h as u32, dpi, gray })
+    Ok(PageImage {
+        index,
+        width: w as u32,
+        height: h as u32,
+        dpi,
+        gray,
+    })
 }

@@ -120,7 +120,8 @@ struct Vocab {
 
 impl Vocab {
     fn parse(json: &str) -> Result<Vocab> {
-        let v: VocabFile = serde_json::from_str(json).map_err(|e| Error::Model(format!("vocab.json: {e}")))?;
+        let v: VocabFile =
+            serde_json::from_str(json).map_err(|e| Error::Model(format!("vocab.json: {e}")))?;
         let one = |s: &String| {
             let mut it = s.chars();
             match (it.next(), it.next()) {
@@ -128,10 +129,26 @@ impl Vocab {
                 _ => None,
             }
         };
-        let input = v.input.iter().enumerate().filter_map(|(i, s)| Some((one(s)?, i as i64))).collect();
+        let input = v
+            .input
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((one(s)?, i as i64)))
+            .collect();
         let output: Vec<Option<char>> = v.output.iter().map(one).collect();
-        let output_ix = output.iter().enumerate().filter_map(|(i, c)| Some(((*c)?, i))).collect();
-        Ok(Vocab { input, output_ix, pad: v.pad as i64, unk: v.unk as i64, keep: v.keep, del: v.del })
+        let output_ix = output
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some(((*c)?, i)))
+            .collect();
+        Ok(Vocab {
+            input,
+            output_ix,
+            pad: v.pad as i64,
+            unk: v.unk as i64,
+            keep: v.keep,
+            del: v.del,
+        })
     }
 }
 
@@ -152,14 +169,19 @@ struct Trie {
 
 impl Trie {
     fn new() -> Trie {
-        Trie { children: vec![Vec::new()], terminal: vec![false] }
+        Trie {
+            children: vec![Vec::new()],
+            terminal: vec![false],
+        }
     }
 
     /// Add a word whose chars all have output classes; others cannot be produced.
     fn insert(&mut self, w: &str, classes: &HashMap<char, usize>) {
         let mut node = 0usize;
         for c in w.chars() {
-            let Some(&class) = classes.get(&c) else { return };
+            let Some(&class) = classes.get(&c) else {
+                return;
+            };
             node = match self.children[node].iter().find(|(k, _, _)| *k == c) {
                 Some(&(_, _, n)) => n as usize,
                 None => {
@@ -204,7 +226,8 @@ impl Search<'_> {
         if k == n {
             if self.trie.terminal[node] && !self.chars.is_empty() {
                 let at = self.best.partition_point(|b| b.0 >= score);
-                self.best.insert(at, (score, self.chars.clone(), self.positions.clone()));
+                self.best
+                    .insert(at, (score, self.chars.clone(), self.positions.clone()));
                 self.best.truncate(self.keep);
             }
             return;
@@ -247,11 +270,12 @@ impl Lexicon {
     fn contains(&self, lower: &str) -> bool {
         self.words.contains(lower)
     }
-
 }
 
 /// Lexicon candidates considered per token.
 const CANDIDATES: usize = 4;
+/// ln(0.3): the least tagger probability at which a change to marked OCR text is considered.
+const MIN_MARKED_CHANGE_LP: f32 = -1.204;
 /// Weight of the bigram LM against the tagger's log-probabilities.
 const LM_WEIGHT: f32 = 1.0;
 
@@ -270,7 +294,14 @@ struct Cand {
 
 impl Cand {
     fn input(char_lp: f32, lm_id: Option<u32>) -> Cand {
-        Cand { text: String::new(), positions: Vec::new(), char_lp, penalty: 0.0, lm_id, is_input: true }
+        Cand {
+            text: String::new(),
+            positions: Vec::new(),
+            char_lp,
+            penalty: 0.0,
+            lm_id,
+            is_input: true,
+        }
     }
 }
 
@@ -297,14 +328,24 @@ impl Lm {
     const BETA: f32 = 8.0;
 
     fn parse(text: &str) -> Lm {
-        let mut lm = Lm { ids: HashMap::new(), uni: Vec::new(), ctx: Vec::new(), bi: HashMap::new(), total: 0.0 };
+        let mut lm = Lm {
+            ids: HashMap::new(),
+            uni: Vec::new(),
+            ctx: Vec::new(),
+            bi: HashMap::new(),
+            total: 0.0,
+        };
         let mut start_ctx = 0.0;
         for line in text.lines() {
             if line.starts_with('#') {
                 continue;
             }
-            let Some((key, count)) = line.split_once('\t') else { continue };
-            let Ok(c) = count.parse::<f32>() else { continue };
+            let Some((key, count)) = line.split_once('\t') else {
+                continue;
+            };
+            let Ok(c) = count.parse::<f32>() else {
+                continue;
+            };
             match key.split_once(' ') {
                 None => {
                     lm.ids.insert(key.to_string(), lm.uni.len() as u32);
@@ -313,7 +354,13 @@ impl Lm {
                 }
                 Some((w1, w2)) => {
                     let Some(&b) = lm.ids.get(w2) else { continue };
-                    let a = if w1 == "<s>" { Self::START } else if let Some(&a) = lm.ids.get(w1) { a } else { continue };
+                    let a = if w1 == "<s>" {
+                        Self::START
+                    } else if let Some(&a) = lm.ids.get(w1) {
+                        a
+                    } else {
+                        continue;
+                    };
                     lm.bi.insert(((a as u64) << 32) | b as u64, c);
                     if a == Self::START {
                         start_ctx += c;
@@ -337,8 +384,16 @@ impl Lm {
         let v = self.uni.len() as f32;
         let p_uni = (self.uni[w as usize] + 0.5) / (self.total + 0.5 * v);
         let a = prev.unwrap_or(Self::START);
-        let c_ctx = if a == Self::START { self.ctx[self.uni.len()] } else { self.ctx[a as usize] };
-        let c_bi = self.bi.get(&(((a as u64) << 32) | w as u64)).copied().unwrap_or(0.0);
+        let c_ctx = if a == Self::START {
+            self.ctx[self.uni.len()]
+        } else {
+            self.ctx[a as usize]
+        };
+        let c_bi = self
+            .bi
+            .get(&(((a as u64) << 32) | w as u64))
+            .copied()
+            .unwrap_or(0.0);
         ((c_bi + Self::BETA * p_uni) / (c_ctx + Self::BETA)).ln()
     }
 }
@@ -401,12 +456,20 @@ pub struct Restorer {
 impl Restorer {
     /// The model committed in `models/`, compiled into the binary.
     pub fn embedded() -> Result<Restorer> {
-        Self::from_parts(EMBEDDED_MODEL, EMBEDDED_VOCAB, EMBEDDED_LEXICON, EMBEDDED_LM)
+        Self::from_parts(
+            EMBEDDED_MODEL,
+            EMBEDDED_VOCAB,
+            EMBEDDED_LEXICON,
+            EMBEDDED_LM,
+        )
     }
 
     /// A model directory holding restore.onnx, vocab.json and vi_syllables.txt.
     pub fn from_dir(dir: &Path) -> Result<Restorer> {
-        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| Error::Model(format!("{}: {e}", dir.join(name).display())));
+        let read = |name: &str| {
+            std::fs::read(dir.join(name))
+                .map_err(|e| Error::Model(format!("{}: {e}", dir.join(name).display())))
+        };
         let model = read("restore.onnx")?;
         let vocab = String::from_utf8_lossy(&read("vocab.json")?).into_owned();
         let lex = String::from_utf8_lossy(&read("vi_syllables.txt")?).into_owned();
@@ -428,12 +491,22 @@ impl Restorer {
         let model_id = format!("restore.onnx sha256:{}", &crate::input::hex(&digest)[..16]);
         let vocab = Vocab::parse(vocab)?;
         let lexicon = Lexicon::parse(lexicon, &vocab.output_ix);
-        Ok(Restorer { plan, vocab, lexicon, lm: Lm::parse(lm), model_id })
+        Ok(Restorer {
+            plan,
+            vocab,
+            lexicon,
+            lm: Lm::parse(lm),
+            model_id,
+        })
     }
 
     /// Restore lines of text, line for line. `priors[i][k]`, when given, is the OCR confidence of
     /// token k of line i.
-    pub fn restore_lines(&self, lines: &[&str], priors: Option<&[Vec<Prior>]>) -> Result<Vec<RestoredLine>> {
+    pub fn restore_lines(
+        &self,
+        lines: &[&str],
+        priors: Option<&[Vec<Prior>]>,
+    ) -> Result<Vec<RestoredLine>> {
         // Cut every line into pieces (char ranges) and tag all pieces in length-sorted batches.
         let chars: Vec<Vec<char>> = lines.iter().map(|l| l.chars().collect()).collect();
         let mut pieces: Vec<(usize, usize, usize)> = Vec::new(); // (line, start, end)
@@ -455,9 +528,14 @@ impl Restorer {
         let mut order: Vec<usize> = (0..pieces.len()).collect();
         order.sort_by_key(|&i| pieces[i].2 - pieces[i].1);
         // probs[line][char] = log-probabilities of the classes for that char
-        let mut probs: Vec<Vec<Vec<f32>>> = chars.iter().map(|c| vec![Vec::new(); c.len()]).collect();
+        let mut probs: Vec<Vec<Vec<f32>>> =
+            chars.iter().map(|c| vec![Vec::new(); c.len()]).collect();
         for batch in order.chunks(BATCH) {
-            let t = batch.iter().map(|&i| pieces[i].2 - pieces[i].1).max().unwrap_or(0);
+            let t = batch
+                .iter()
+                .map(|&i| pieces[i].2 - pieces[i].1)
+                .max()
+                .unwrap_or(0);
 
             if t == 0 {
                 continue;
@@ -471,8 +549,13 @@ impl Restorer {
             }
             let input = tract_ndarray::Array2::from_shape_vec((batch.len(), t), ids)
                 .map_err(|e| Error::Model(e.to_string()))?;
-            let out = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| Error::Model(format!("{e:#}")))?;
-            let logits = out[0].to_plain_array_view::<f32>().map_err(|e| Error::Model(format!("{e:#}")))?;
+            let out = self
+                .plan
+                .run(tvec!(Tensor::from(input).into()))
+                .map_err(|e| Error::Model(format!("{e:#}")))?;
+            let logits = out[0]
+                .to_plain_array_view::<f32>()
+                .map_err(|e| Error::Model(format!("{e:#}")))?;
             for (b, &pi) in batch.iter().enumerate() {
                 let (li, s, e) = pieces[pi];
                 for k in 0..(e - s) {
@@ -487,7 +570,14 @@ impl Restorer {
         Ok(chars
             .iter()
             .enumerate()
-            .map(|(li, cs)| self.decode_line(cs, &probs[li], priors.and_then(|p| p.get(li)).map(|v| v.as_slice()), mode))
+            .map(|(li, cs)| {
+                self.decode_line(
+                    cs,
+                    &probs[li],
+                    priors.and_then(|p| p.get(li)).map(|v| v.as_slice()),
+                    mode,
+                )
+            })
             .collect())
     }
 
@@ -495,10 +585,20 @@ impl Restorer {
     pub fn restore_text(&self, text: &str) -> Result<String> {
         let lines: Vec<&str> = text.split('\n').collect();
         let out = self.restore_lines(&lines, None)?;
-        Ok(out.into_iter().map(|l| l.text).collect::<Vec<_>>().join("\n"))
+        Ok(out
+            .into_iter()
+            .map(|l| l.text)
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
-    fn decode_line(&self, cs: &[char], probs: &[Vec<f32>], priors: Option<&[Prior]>, mode: Mode) -> RestoredLine {
+    fn decode_line(
+        &self,
+        cs: &[char],
+        probs: &[Vec<f32>],
+        priors: Option<&[Prior]>,
+        mode: Mode,
+    ) -> RestoredLine {
         // Tokens (whitespace-separated char ranges) and their candidate readings.
         let mut spans = Vec::new();
         let mut i = 0;
@@ -554,7 +654,9 @@ impl Restorer {
         let mut chosen = vec![0usize; n];
         if n > 0 {
             let last = &score[n - 1];
-            chosen[n - 1] = (0..last.len()).max_by(|&a, &b| last[a].total_cmp(&last[b])).unwrap_or(0);
+            chosen[n - 1] = (0..last.len())
+                .max_by(|&a, &b| last[a].total_cmp(&last[b]))
+                .unwrap_or(0);
             for k in (1..n).rev() {
                 chosen[k - 1] = back[k][chosen[k]];
             }
@@ -569,10 +671,24 @@ impl Restorer {
             let cand = &plan.cands[chosen[k]];
             let tok = if cand.is_input {
                 let original: String = cs[s..e].iter().collect();
-                RestoredToken { text: original, conf: if plan.fixed { 1.0 } else { cand.char_lp.exp() }, changed: false }
+                RestoredToken {
+                    text: original,
+                    conf: if plan.fixed { 1.0 } else { cand.char_lp.exp() },
+                    changed: false,
+                }
             } else {
                 let original: String = cs[s..e].iter().collect();
-                self.with_edges(&cs[s..e], plan.a, plan.b, &probs[s..e], original, &cand.text, cand.char_lp.exp(), &cand.positions, true)
+                self.with_edges(
+                    &cs[s..e],
+                    plan.a,
+                    plan.b,
+                    &probs[s..e],
+                    original,
+                    &cand.text,
+                    cand.char_lp.exp(),
+                    &cand.positions,
+                    true,
+                )
             };
             text.push_str(&tok.text);
             tokens.push(tok);
@@ -590,8 +706,17 @@ impl Restorer {
         let b = cs.len() - cs.iter().rev().position(is_core).unwrap_or(cs.len());
         let core = if a < b { &cs[a..b] } else { &cs[0..0] };
         let core_lower: String = core.iter().map(|c| lower1(*c)).collect();
-        let fixed = |lm_id| Plan { a, b, fixed: true, cands: vec![Cand::input(0.0, lm_id)] };
-        if core.is_empty() || probs.len() != cs.len() || probs.iter().any(|p| p.is_empty()) || protected(core) {
+        let fixed = |lm_id| Plan {
+            a,
+            b,
+            fixed: true,
+            cands: vec![Cand::input(0.0, lm_id)],
+        };
+        if core.is_empty()
+            || probs.len() != cs.len()
+            || probs.iter().any(|p| p.is_empty())
+            || protected(core)
+        {
             return fixed(None);
         }
         let letters = core.iter().filter(|c| c.is_alphabetic()).count();
@@ -599,9 +724,12 @@ impl Restorer {
         if digits > 0 && (letters == 0 || core.len() > 6) {
             return fixed(None);
         }
-        let acronym = letters >= 2
-            && core.iter().all(|c| !c.is_lowercase())
-            && !core_lower.chars().any(|c| "aeiouy".contains(strip_char(c)));
+        let all_caps = letters >= 2 && core.iter().all(|c| !c.is_lowercase());
+        let acronym = all_caps
+            && (!core_lower.chars().any(|c| "aeiouy".contains(strip_char(c)))
+                // In marked text an unmarked capitalised short word is an abbreviation
+                // (HU, TU, VP, CT-XH), not a syllable that lost its marks.
+                || (mode == Mode::Marked && core.iter().all(|c| c.is_ascii()) && (core.len() <= 3 || !self.lexicon.contains(&core_lower))));
         let input_lm = self.lm.id(&core_lower);
         if acronym {
             return fixed(input_lm); // UBND, HĐND, MTTQ
@@ -627,7 +755,9 @@ impl Restorer {
                 // letters (not just its marks) only on overwhelming evidence.
                 (match (input_valid, same_letters, has_marks) {
                     (false, _, _) => 0.0,
-                    (true, true, false) => 0.0,
+                    // Tesseract's Vietnamese model seldom drops every mark of a word it reads
+                    // confidently, so a bare valid syllable is usually right as it is.
+                    (true, true, false) => 1.0,
                     (true, true, true) => 2.0,
                     (true, false, _) => 5.0,
                 }) + match prior {
@@ -635,10 +765,27 @@ impl Restorer {
                     _ => 0.0,
                 }
             };
+            // In Vietnamese OCR output the tagger must itself believe a change: the LM only
+            // chooses among readings it finds likely, never talks it into one it does not.
+            if mode == Mode::Marked && lp < MIN_MARKED_CHANGE_LP {
+                continue;
+            }
             let lm_id = self.lm.id(&text);
-            cands.push(Cand { text, positions, char_lp: lp, penalty, lm_id, is_input: false });
+            cands.push(Cand {
+                text,
+                positions,
+                char_lp: lp,
+                penalty,
+                lm_id,
+                is_input: false,
+            });
         }
-        Plan { a, b, fixed: false, cands }
+        Plan {
+            a,
+            b,
+            fixed: false,
+            cands,
+        }
     }
 
     /// Assemble the token from its (possibly changed) core and its edges, keeping case.
@@ -658,13 +805,25 @@ impl Restorer {
         let core = &cs[a..b];
         let upper_letters = core.iter().filter(|c| c.is_uppercase()).count();
         let lower_letters = core.iter().filter(|c| c.is_lowercase()).count();
-        let all_caps = upper_letters >= 2 && lower_letters == 0 || (upper_letters == 1 && lower_letters == 0 && core.len() > 1 && core[0].is_uppercase());
+        let all_caps = upper_letters >= 2 && lower_letters == 0
+            || (upper_letters == 1
+                && lower_letters == 0
+                && core.len() > 1
+                && core[0].is_uppercase());
         let mut out = String::new();
         // Leading / trailing junk the model deletes with confidence (apostrophes from ư, ơ).
-        let junk = |c: char| matches!(c, '\'' | '’' | '‘' | '`' | '´' | '~' | '^' | '¢' | '°' | '|');
+        let junk = |c: char| {
+            matches!(
+                c,
+                '\'' | '’' | '‘' | '`' | '´' | '~' | '^' | '¢' | '°' | '|'
+            )
+        };
         let edge = |k: usize, out: &mut String| {
             let c = cs[k];
-            if junk(c) && probs[k].get(self.vocab.del).copied().unwrap_or(-30.0) > (0.9f32).ln() && changed {
+            if junk(c)
+                && probs[k].get(self.vocab.del).copied().unwrap_or(-30.0) > (0.9f32).ln()
+                && changed
+            {
                 return;
             }
             out.push(c);
@@ -675,7 +834,11 @@ impl Restorer {
         if changed {
             for (ch, &pos) in core_out.chars().zip(positions) {
                 let src = core[pos];
-                let up = if src.is_alphabetic() { src.is_uppercase() } else { all_caps };
+                let up = if src.is_alphabetic() {
+                    src.is_uppercase()
+                } else {
+                    all_caps
+                };
                 out.push(if up { upper1(ch) } else { ch });
             }
         } else {
@@ -685,7 +848,11 @@ impl Restorer {
             edge(k, &mut out);
         }
         let changed = out != original;
-        RestoredToken { text: out, conf, changed }
+        RestoredToken {
+            text: out,
+            conf,
+            changed,
+        }
     }
 
     /// Log-probability the model gives to the core as it stands.
@@ -710,7 +877,8 @@ impl Restorer {
         let n = lp.len();
         let mut suffix_max = vec![0.0f32; n + 1];
         for k in (0..n).rev() {
-            suffix_max[k] = suffix_max[k + 1] + lp[k].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            suffix_max[k] =
+                suffix_max[k + 1] + lp[k].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
         }
         let mut s = Search {
             trie: &self.lexicon.trie,
@@ -725,7 +893,10 @@ impl Restorer {
             budget: 20_000,
         };
         s.dfs(0, 0, 0.0, 0);
-        s.best.into_iter().map(|(score, chars, pos)| (chars.into_iter().collect(), score, pos)).collect()
+        s.best
+            .into_iter()
+            .map(|(score, chars, pos)| (chars.into_iter().collect(), score, pos))
+            .collect()
     }
 }
 
@@ -739,7 +910,10 @@ fn protected(core: &[char]) -> bool {
 }
 
 fn is_roman(s: &str) -> bool {
-    const ROMAN: [&str; 20] = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV", "XVI", "XVII", "XVIII", "XIX", "XX"];
+    const ROMAN: [&str; 20] = [
+        "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV",
+        "XV", "XVI", "XVII", "XVIII", "XIX", "XX",
+    ];
     ROMAN.contains(&s)
 }
 
@@ -759,7 +933,10 @@ mod tests {
 
     #[test]
     fn strips_every_mark() {
-        assert_eq!(strip_marks("Kế hoạch ĐẢNG Ưu tiên người"), "Ke hoach DANG Uu tien nguoi");
+        assert_eq!(
+            strip_marks("Kế hoạch ĐẢNG Ưu tiên người"),
+            "Ke hoach DANG Uu tien nguoi"
+        );
     }
 
     #[test]

@@ -42,8 +42,16 @@ impl ErrorCounts {
     pub fn of(hyp: &str, reference: &str) -> ErrorCounts {
         let (h, r) = (normalize_for_eval(hyp), normalize_for_eval(reference));
         let (hc, rc): (Vec<char>, Vec<char>) = (h.chars().collect(), r.chars().collect());
-        let (hw, rw): (Vec<&str>, Vec<&str>) = (h.split(' ').filter(|w| !w.is_empty()).collect(), r.split(' ').filter(|w| !w.is_empty()).collect());
-        ErrorCounts { char_errors: levenshtein(&hc, &rc), chars: rc.len(), word_errors: levenshtein(&hw, &rw), words: rw.len() }
+        let (hw, rw): (Vec<&str>, Vec<&str>) = (
+            h.split(' ').filter(|w| !w.is_empty()).collect(),
+            r.split(' ').filter(|w| !w.is_empty()).collect(),
+        );
+        ErrorCounts {
+            char_errors: levenshtein(&hc, &rc),
+            chars: rc.len(),
+            word_errors: levenshtein(&hw, &rw),
+            words: rw.len(),
+        }
     }
 
     pub fn add(&mut self, o: ErrorCounts) {
@@ -77,7 +85,10 @@ mod tests {
     #[test]
     fn one_wrong_tone_is_one_char_and_one_syllable() {
         let e = ErrorCounts::of("Kê hoạch", "Kế hoạch");
-        assert_eq!((e.char_errors, e.chars, e.word_errors, e.words), (1, 8, 1, 2));
+        assert_eq!(
+            (e.char_errors, e.chars, e.word_errors, e.words),
+            (1, 8, 1, 2)
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@ fn root() -> PathBuf {
 }
 
 fn sohoa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sohoa")).args(args).current_dir(root()).output().expect("sohoa runs")
+    Command::new(env!("CARGO_BIN_EXE_sohoa"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("sohoa runs")
 }
 
 fn sample(name: &str) -> String {
@@ -40,7 +44,10 @@ fn light_scan_pdf_reads_as_vietnamese_within_bounds() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     assert!(text.contains("KẾ HOẠCH"), "{text}");
-    assert!(text.contains("57-KL/TW"), "document codes survive restoration");
+    assert!(
+        text.contains("57-KL/TW"),
+        "document codes survive restoration"
+    );
     let (cer, wer) = cer_wer(&text, &root().join("samples/plan-page1.txt"));
     // Measured 0.3 % CER with the default model; the bound leaves room for other CPUs' float
     // rounding, not for regressions.
@@ -62,7 +69,12 @@ fn text_output_is_nfc() {
 fn json_follows_schema_sohoa_1() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("page.json");
-    let o = sohoa(&["scan", &sample("plan-medium-crop.png"), "-o", out.to_str().unwrap()]);
+    let o = sohoa(&[
+        "scan",
+        &sample("plan-medium-crop.png"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(o.stdout.is_empty(), "-o writes the file, not stdout");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
@@ -79,9 +91,18 @@ fn json_follows_schema_sohoa_1() {
         let words = l["words"].as_array().unwrap();
         assert!(!words.is_empty());
         let joined: Vec<&str> = words.iter().map(|w| w["text"].as_str().unwrap()).collect();
-        assert_eq!(l["text"].as_str().unwrap(), joined.join(" "), "line text is its words' text");
+        assert_eq!(
+            l["text"].as_str().unwrap(),
+            joined.join(" "),
+            "line text is its words' text"
+        );
         for w in words {
-            let b: Vec<i64> = w["bbox"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+            let b: Vec<i64> = w["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+                .collect();
             assert!(b[0] < b[2] && b[1] < b[3] && b[2] <= 2480, "bbox {b:?}");
             assert!(w["ocr_text"].is_string() && w["conf"].is_number());
         }
@@ -93,7 +114,13 @@ fn json_follows_schema_sohoa_1() {
 
 #[test]
 fn multi_page_pdf_and_tiff_keep_their_page_counts() {
-    let o = sohoa(&["scan", &sample("plan-2pages.pdf"), "--format", "json", "--no-restore"]);
+    let o = sohoa(&[
+        "scan",
+        &sample("plan-2pages.pdf"),
+        "--format",
+        "json",
+        "--no-restore",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["pages"].as_array().unwrap().len(), 2);
@@ -112,7 +139,10 @@ fn zero_byte_file_is_a_bad_input_named_on_stderr() {
     let o = sohoa(&["scan", &data("empty.pdf")]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("empty.pdf") && err.contains("empty file"), "{err}");
+    assert!(
+        err.contains("empty.pdf") && err.contains("empty file"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line per failed file: {err}");
 }
 
@@ -120,7 +150,11 @@ fn zero_byte_file_is_a_bad_input_named_on_stderr() {
 fn text_with_a_pdf_name_is_a_bad_input() {
     let o = sohoa(&["scan", &data("not-a-pdf.pdf")]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not a PDF, PNG, JPEG or TIFF"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a PDF, PNG, JPEG or TIFF"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -138,14 +172,27 @@ fn truncated_pdf_is_a_bad_input() {
 
 #[test]
 fn one_bad_file_among_good_ones_exits_4_and_keeps_the_rest() {
-    let o = sohoa(&["scan", &data("empty.pdf"), &sample("plan-fax-2pages.tif"), "--no-restore"]);
+    let o = sohoa(&[
+        "scan",
+        &data("empty.pdf"),
+        &sample("plan-fax-2pages.tif"),
+        "--no-restore",
+    ]);
     assert_eq!(o.status.code(), Some(4));
-    assert!(stdout(&o).contains("Các Ban"), "the good file's text is still written");
+    assert!(
+        stdout(&o).contains("Các Ban"),
+        "the good file's text is still written"
+    );
 }
 
 #[test]
 fn missing_tesseract_model_exits_3_with_the_fix() {
-    let o = sohoa(&["scan", &sample("plan-fax-2pages.tif"), "--lang", "nonexistent"]);
+    let o = sohoa(&[
+        "scan",
+        &sample("plan-fax-2pages.tif"),
+        "--lang",
+        "nonexistent",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("scripts/setup"), "{}", stderr(&o));
 }
@@ -159,5 +206,9 @@ fn info_reports_what_a_bug_report_needs() {
     assert!(v["tessdata"].as_str().unwrap().contains("tessdata"));
     assert!(v["tesseract"].as_str().unwrap().starts_with('5'));
     assert!(v["pdfium"].as_str().unwrap().ends_with("libpdfium.so"));
-    assert!(v["languages"].as_array().unwrap().iter().any(|l| l == "Vietnamese"));
+    assert!(v["languages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l == "Vietnamese"));
 }
