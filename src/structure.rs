@@ -411,24 +411,37 @@ fn all_caps_word(w: &str) -> bool {
 /// signing authority ("T/M", "KT.").
 fn split_by_text(s: Seg) -> Vec<Seg> {
     let n = s.toks.len();
-    for k in 1..n {
-        let rest: String = s.toks[k..(k + 5).min(n)]
-            .iter()
-            .map(|t| key(&t.text))
-            .collect();
-        let starts = |phrase: &str, min: f32| {
-            rest.len() >= phrase.len().min(12)
-                && sim(&rest[..phrase.len().min(rest.len())], phrase) >= min
-        };
-        if starts("DANGCONGSANVIETNAM", 0.8)
-            || starts("CONGHOAXAHOICHUNGHIA", 0.8)
-            || starts("DOCLAPTUDO", 0.8)
-        {
-            let (a, b) = s.split_at(k);
-            let mut v = split_by_text(a);
-            v.extend(split_by_text(b));
-            return v;
+    // The word where a national-header phrase starts best, if it does not start the segment.
+    let mut best: Option<(usize, f32)> = None;
+    for (phrase, min) in [
+        ("DANGCONGSANVIETNAM", 0.8),
+        ("CONGHOAXAHOICHUNGHIA", 0.8),
+        ("DOCLAPTUDO", 0.8),
+    ] {
+        for k in 0..n {
+            let mut rest = String::new();
+            for t in &s.toks[k..] {
+                if rest.len() >= phrase.len() {
+                    break;
+                }
+                rest.push_str(&key(&t.text));
+            }
+            if rest.len() < phrase.len().min(12) {
+                continue;
+            }
+            let sc = sim(&rest[..phrase.len().min(rest.len())], phrase);
+            if sc >= min && best.is_none_or(|b| sc > b.1) {
+                best = Some((k, sc));
+            }
         }
+    }
+    if let Some((k, _)) = best.filter(|b| b.0 > 0) {
+        let (a, b) = s.split_at(k);
+        let mut v = split_by_text(a);
+        v.extend(split_by_text(b));
+        return v;
+    }
+    for k in 1..n {
         if is_authority(
             &s.toks[k..]
                 .iter()
@@ -450,16 +463,19 @@ fn split_by_text(s: Seg) -> Vec<Seg> {
         .iter()
         .position(|t| is_ngay(&t.text) || is_ngay(&t.ocr))
     {
+        // The place: the words before "ngày" back to one in capitals or with digits.
+        let placey = |t: &Tok| {
+            !all_caps_word(&t.text) && !t.text.contains(|c: char| c.is_ascii_digit() || c == '/')
+        };
         let mut start = j;
-        while start > 0 && !all_caps_word(&s.toks[start - 1].text) {
+        while start > 0 && placey(&s.toks[start - 1]) {
             start -= 1;
         }
-        if start > 0
-            && start < j
-            && s.toks[..start]
-                .iter()
-                .all(|t| all_caps_word(&t.text) || letters(&t.text) < 2)
-        {
+        let prefix: Vec<&str> = s.toks[..start].iter().map(|t| t.text.as_str()).collect();
+        let issuer_like = s.toks[..start]
+            .iter()
+            .all(|t| all_caps_word(&t.text) || letters(&t.text) < 2);
+        if start > 0 && start < j && (issuer_like || number(&prefix.join(" ")).is_some()) {
             let (a, b) = s.split_at(start);
             return vec![a, b];
         }
@@ -1246,23 +1262,35 @@ fn signer(pc: &PageCtx, segs: &[Seg]) -> (Option<Signer>, Option<f32>) {
             }
         }
         above.reverse();
-        // Only the lines just above the name, up to the first authority line from the top.
-        let first_auth = above
-            .iter()
-            .position(|s| is_authority(&s.text()) || is_authority(&s.ocr()));
-        let (auth, title): (Vec<&Seg>, Vec<&Seg>) = match first_auth {
-            Some(a) => {
-                let rest = &above[a..];
-                let n_auth = rest
-                    .iter()
-                    .take_while(|s| is_authority(&s.text()) || is_authority(&s.ocr()))
-                    .count();
-                (rest[..n_auth].to_vec(), rest[n_auth..].to_vec())
+        // The signature block is tight (authority, then title); stamps and scribbles in the
+        // space left for the signature may add crumbs below it, which are not the title.
+        let auth_of = |s: &Seg| is_authority(&s.text()) || is_authority(&s.ocr());
+        let block_end = |from: usize| {
+            let mut j = from;
+            while j + 1 < above.len()
+                && (above[j + 1].bbox()[1] - above[j].bbox()[3]) as f32 <= 1.6 * g.lh
+            {
+                j += 1;
             }
-            None => (
-                Vec::new(),
-                above.iter().rev().take(2).rev().copied().collect(),
-            ),
+            j
+        };
+        let (auth, title): (Vec<&Seg>, Vec<&Seg>) = match above.iter().position(|s| auth_of(s)) {
+            Some(a) => {
+                let end = block_end(a);
+                let n_auth = above[a..=end].iter().take_while(|s| auth_of(s)).count();
+                (
+                    above[a..a + n_auth].to_vec(),
+                    above[a + n_auth..=end].to_vec(),
+                )
+            }
+            None if !above.is_empty() => {
+                let end = block_end(0);
+                (
+                    Vec::new(),
+                    above[..=end].iter().rev().take(3).rev().copied().collect(),
+                )
+            }
+            None => (Vec::new(), Vec::new()),
         };
         if auth.is_empty() && title.is_empty() {
             continue;
@@ -1722,7 +1750,9 @@ fn sections(
             let title_words = toks.get(m.title_from..).unwrap_or(&[]);
             let title = title_words.join(" ");
             let next = body.get(i + 1);
-            let ends_sentence = text.ends_with(['.', ';', ',']);
+            // A sentence ends on its last word ("huyện;"); a mark standing apart ("huyện ;")
+            // is OCR noise.
+            let ends_sentence = without_crumbs(text).ends_with(['.', ';', ',']);
             let title_upper =
                 upper_ratio(&title).max(upper_ratio(ocr)) >= 0.6 && letters(&title) >= 2;
             let mut title_lines = vec![i];
@@ -1842,7 +1872,23 @@ fn sections(
 }
 
 fn trim_title(s: &str) -> String {
-    s.trim().trim_end_matches([':', ' ']).trim().to_string()
+    without_crumbs(s)
+        .trim_end_matches([':', ' '])
+        .trim()
+        .to_string()
+}
+
+/// The text without trailing words that have no letter or digit ("Cấp huyện ;" → "Cấp huyện").
+fn without_crumbs(s: &str) -> String {
+    let mut words: Vec<&str> = s.split_whitespace().collect();
+    while words.len() > 1
+        && words
+            .last()
+            .is_some_and(|w| !w.chars().any(char::is_alphanumeric))
+    {
+        words.pop();
+    }
+    words.join(" ")
 }
 
 // ---------------------------------------------------------------------------------------------
