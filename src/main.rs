@@ -263,20 +263,34 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
     let mut on_done = |i: usize, r: sohoa::Result<sohoa::Document>| {
         let path = &files[i];
         match r {
-            Ok(doc) => {
-                let t = std::time::Instant::now();
-                let bytes = if many && a.output.is_none() && format == Format::Json {
-                    let mut v = serde_json::to_vec(&doc).expect("serialisable");
-                    v.push(b'\n');
-                    v
-                } else {
-                    emit::render(&doc, format)
+            Ok(mut doc) => {
+                let render = |doc: &sohoa::Document| {
+                    if many && a.output.is_none() && format == Format::Json {
+                        let mut v = serde_json::to_vec(doc).expect("serialisable");
+                        v.push(b'\n');
+                        v
+                    } else {
+                        emit::render(doc, format)
+                    }
                 };
+                // A document cannot hold the time its own serialisation takes: time one
+                // rendering, record it, then render what is written.
+                let t = std::time::Instant::now();
+                drop(render(&doc));
+                doc.timings.emit_ms = t.elapsed().as_secs_f64() * 1e3;
+                let bytes = render(&doc);
+                let n = doc.pages.len().max(1) as f64;
+                let tm = &doc.timings;
                 log::info!(
-                    "{}: {} pages, emit {:.1} ms",
+                    "{}: {} pages; ms per page: rasterise {:.0}, clean {:.0}, ocr {:.0}, restore {:.0}, structure {:.1}, emit {:.1}",
                     path.display(),
                     doc.pages.len(),
-                    t.elapsed().as_secs_f64() * 1e3
+                    tm.rasterise_ms / n,
+                    tm.clean_ms / n,
+                    tm.ocr_ms / n,
+                    tm.restore_ms / n,
+                    tm.structure_ms / n,
+                    tm.emit_ms / n
                 );
                 let res = match &a.output {
                     Some(o) if many => {
@@ -489,16 +503,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
                     if let (Some(r), Some(doc)) = (&restorer, doc) {
                         let mut restored = Vec::new();
                         for p in &doc.pages {
-                            let lines: Vec<&str> =
-                                p.lines.iter().map(|l| l.ocr_text.as_str()).collect();
-                            let priors: Vec<Vec<Option<f32>>> = p
-                                .lines
-                                .iter()
-                                .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
-                                .collect();
-                            let out = r.restore_lines(&lines, Some(&priors))?;
-                            restored
-                                .push(out.into_iter().map(|l| l.text + "\n").collect::<String>());
+                            let mut lines = p.lines.clone();
+                            r.restore_ocr_lines(&mut lines)?;
+                            restored.push(
+                                lines
+                                    .iter()
+                                    .map(|l| l.text.clone() + "\n")
+                                    .collect::<String>(),
+                            );
                         }
                         let e = eval::score(set, &restored);
                         print_row(&set.name, "restored", &e, &mut table);

@@ -423,25 +423,7 @@ impl Pipeline {
 
         if let Some(r) = &self.restorer {
             let t = Instant::now();
-            let texts: Vec<String> = lines.iter().map(|l| l.ocr_text.clone()).collect();
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let priors: Vec<Vec<Option<f32>>> = lines
-                .iter()
-                .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
-                .collect();
-            let restored = r.restore_lines(&refs, Some(&priors))?;
-            for (line, rl) in lines.iter_mut().zip(restored) {
-                if rl.tokens.len() == line.words.len() {
-                    let mut conf = 1.0f32;
-                    for (w, t) in line.words.iter_mut().zip(rl.tokens) {
-                        w.text = t.text;
-                        w.restore_conf = Some(t.conf);
-                        conf = conf.min(t.conf);
-                    }
-                    line.restore_conf = Some(conf);
-                }
-                line.refresh_text();
-            }
+            r.restore_ocr_lines(&mut lines)?;
             timings.restore_ms = t.elapsed().as_secs_f64() * 1e3;
         }
         Ok(Page {

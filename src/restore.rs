@@ -272,6 +272,8 @@ impl Lexicon {
     }
 }
 
+/// Tesseract word confidence above which a valid syllable in marked text is taken as read.
+const SKIP_CONF: f32 = 95.0;
 /// Lexicon candidates considered per token.
 const CANDIDATES: usize = 4;
 /// ln(0.3): the least tagger probability at which a change to marked OCR text is considered.
@@ -507,6 +509,15 @@ impl Restorer {
         lines: &[&str],
         priors: Option<&[Vec<Prior>]>,
     ) -> Result<Vec<RestoredLine>> {
+        self.restore_lines_in_mode(lines, priors, Mode::of(lines))
+    }
+
+    fn restore_lines_in_mode(
+        &self,
+        lines: &[&str],
+        priors: Option<&[Vec<Prior>]>,
+        mode: Mode,
+    ) -> Result<Vec<RestoredLine>> {
         // Cut every line into pieces (char ranges) and tag all pieces in length-sorted batches.
         let chars: Vec<Vec<char>> = lines.iter().map(|l| l.chars().collect()).collect();
         let mut pieces: Vec<(usize, usize, usize)> = Vec::new(); // (line, start, end)
@@ -566,7 +577,6 @@ impl Restorer {
                 }
             }
         }
-        let mode = Mode::of(lines);
         Ok(chars
             .iter()
             .enumerate()
@@ -579,6 +589,54 @@ impl Restorer {
                 )
             })
             .collect())
+    }
+
+    /// Restore OCR lines in place: each word's `text` becomes its restored reading (its
+    /// `ocr_text` stays). Lines whose every word Tesseract read with high confidence as a valid
+    /// syllable (or a protected token) are left as read without running the model: the
+    /// decoder would not overrule such words anyway, and on clean scans that is most lines.
+    pub fn restore_ocr_lines(&self, lines: &mut [crate::doc::Line]) -> Result<()> {
+        let mode = Mode::of(
+            &lines
+                .iter()
+                .map(|l| l.ocr_text.as_str())
+                .collect::<Vec<_>>(),
+        );
+        let confident = |l: &crate::doc::Line| {
+            mode == Mode::Marked
+                && l.words.iter().all(|w| {
+                    let core: String = w.ocr_text.chars().filter(|c| c.is_alphanumeric()).collect();
+                    w.conf >= SKIP_CONF
+                        && (core.is_empty()
+                            || core.chars().any(|c| c.is_ascii_digit())
+                            || self.lexicon.contains(&core.to_lowercase()))
+                })
+        };
+        let todo: Vec<usize> = (0..lines.len())
+            .filter(|&i| !confident(&lines[i]))
+            .collect();
+        let texts: Vec<&str> = todo.iter().map(|&i| lines[i].ocr_text.as_str()).collect();
+        let priors: Vec<Vec<Prior>> = todo
+            .iter()
+            .map(|&i| lines[i].words.iter().map(|w| Some(w.conf)).collect())
+            .collect();
+        let restored = self.restore_lines_in_mode(&texts, Some(&priors), mode)?;
+        for (&i, rl) in todo.iter().zip(restored) {
+            let line = &mut lines[i];
+            if rl.tokens.len() == line.words.len() {
+                let mut conf = 1.0f32;
+                for (w, t) in line.words.iter_mut().zip(rl.tokens) {
+                    w.text = t.text;
+                    w.restore_conf = Some(t.conf);
+                    conf = conf.min(t.conf);
+                }
+                line.restore_conf = Some(conf);
+            }
+        }
+        for line in lines.iter_mut() {
+            line.refresh_text();
+        }
+        Ok(())
     }
 
     /// Restore one string (convenience for callers with a single line).
