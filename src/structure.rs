@@ -1618,7 +1618,7 @@ fn marker(text: &str, expected_roman: usize) -> Option<Marker> {
         for c in body.chars() {
             let alts: &[&str] = match c {
                 'I' | 'V' | 'X' => &[""],
-                'l' | '|' | '1' | 'T' | '!' | 'Ì' | 'Í' | 'Ỉ' | 'Ị' | 'Ĩ' => &["I"],
+                'l' | '|' | '1' | 'T' | '!' | 'L' | 'Ì' | 'Í' | 'Ỉ' | 'Ị' | 'Ĩ' => &["I"],
                 'H' | 'U' => &["I", "II"],
                 _ => &[],
             };
@@ -1721,6 +1721,49 @@ fn sections(
         }
     }
 
+    // Pass 1: which lines are headings (and how many lines their titles take).
+    let mut heads: Vec<(usize, Marker, Vec<usize>)> = Vec::new();
+    let mut last_roman = 0usize;
+    let mut i = 0;
+    while i < body.len() {
+        let (m, lines) = match heading_at(&body, i, last_roman + 1) {
+            Some(h) => h,
+            None => {
+                i += 1;
+                continue;
+            }
+        };
+        if m.kind == MKind::Roman {
+            last_roman = roman_value(&m.label).unwrap_or(last_roman);
+        }
+        i += lines.len();
+        heads.push((lines[0], m, lines));
+    }
+    // "I." read as "1." (or "l."): a first heading numbered 1 in capitals, followed by a roman II
+    // before any other number in capitals, is roman I.
+    if let Some(first) = heads.first() {
+        let upper = |h: &(usize, Marker, Vec<usize>)| {
+            let t = body[h.0]
+                .line
+                .text
+                .split_whitespace()
+                .skip(h.1.title_from)
+                .collect::<Vec<_>>()
+                .join(" ");
+            upper_ratio(&t) >= 0.8
+        };
+        if first.1.kind == MKind::Number && first.1.label == "1" && upper(first) {
+            let next = heads[1..].iter().find(|h| {
+                matches!(h.1.kind, MKind::Roman) || (h.1.kind == MKind::Number && upper(h))
+            });
+            if next.is_some_and(|h| h.1.kind == MKind::Roman && h.1.label == "II") {
+                let m = &mut heads[0].1;
+                (m.kind, m.label, m.rank, m.repaired) = (MKind::Roman, "I".into(), 10, true);
+            }
+        }
+    }
+
+    // Pass 2: the tree, and the text under each heading.
     struct Open {
         rank: u8,
         sec: Section,
@@ -1736,129 +1779,66 @@ fn sections(
     }
     let mut roots: Vec<Section> = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
-    let mut last_roman = 0usize;
+    let mut next_head = heads.iter().peekable();
     let mut i = 0;
     while i < body.len() {
         let bl = &body[i];
-        let text = bl.line.text.trim();
-        let ocr = bl.line.ocr_text.trim();
-        let m = marker(text, last_roman + 1)
-            .or_else(|| marker(ocr, last_roman + 1).filter(|m| m.kind == MKind::Roman));
-        let mut consumed = 1;
-        let heading = m.and_then(|m| {
-            let toks: Vec<&str> = text.split_whitespace().collect();
-            let title_words = toks.get(m.title_from..).unwrap_or(&[]);
-            let title = title_words.join(" ");
-            let next = body.get(i + 1);
-            // A sentence ends on its last word ("huyện;"); a mark standing apart ("huyện ;")
-            // is OCR noise.
-            let ends_sentence = without_crumbs(text).ends_with(['.', ';', ',']);
-            let title_upper =
-                upper_ratio(&title).max(upper_ratio(ocr)) >= 0.6 && letters(&title) >= 2;
-            let mut title_lines = vec![i];
-            let accept = match m.kind {
-                MKind::Part | MKind::Chapter | MKind::LegalSection => {
-                    // The title is the next line in capitals when this one has only the number.
-                    if letters(&title) < 2 && next.is_some_and(|n| upper_ratio(&n.line.text) >= 0.6)
-                    {
-                        title_lines.push(i + 1);
-                    }
-                    true
-                }
-                MKind::Article => !title.is_empty(),
-                MKind::Roman => {
-                    (title_upper || (!ends_sentence && !continues(bl, next)))
-                        && title.chars().next().is_some_and(|c| !c.is_lowercase())
-                }
-                MKind::Number | MKind::Decimal | MKind::Letter => {
-                    !ends_sentence
-                        && !continues(bl, next)
-                        && title.chars().next().is_some_and(|c| c.is_uppercase())
-                        && title_words.len() <= 20
-                }
+        if let Some((_, m, title_lines)) = next_head.next_if(|h| h.0 == i) {
+            let heading_text = title_lines
+                .iter()
+                .map(|&j| body[j].line.text.trim())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let toks: Vec<&str> = heading_text.split_whitespace().collect();
+            let title = trim_title(&toks[m.title_from.min(toks.len())..].join(" "));
+            let words: Vec<f32> = title_lines
+                .iter()
+                .flat_map(|&j| body[j].line.words.iter().map(|w| w.conf))
+                .collect();
+            let ocr_conf = if words.is_empty() {
+                bl.line.conf / 100.0
+            } else {
+                words.iter().map(|c| c.clamp(0.0, 100.0)).sum::<f32>() / words.len() as f32 / 100.0
             };
-            if !accept {
-                return None;
-            }
-            // A title in capitals may wrap onto a second line.
-            if matches!(m.kind, MKind::Roman) && title_upper {
-                let mut j = i;
-                while title_lines.len() < 3
-                    && continues(&body[j], body.get(j + 1))
-                    && upper_ratio(&body[j + 1].line.text) >= 0.6
-                {
-                    j += 1;
-                    title_lines.push(j);
-                }
-            }
-            Some((m, title_lines))
-        });
-        match heading {
-            Some((m, title_lines)) => {
-                consumed = title_lines.len();
-                if m.kind == MKind::Roman {
-                    last_roman = roman_value(&m.label).unwrap_or(last_roman);
-                }
-                let heading_text = title_lines
+            let base = if m.repaired { 0.75 } else { 0.9 };
+            let sec = Section {
+                label: m.label.clone(),
+                kind: m.kind.name().into(),
+                level: 0,
+                heading: heading_text,
+                title,
+                page: bl.page,
+                lines: title_lines
                     .iter()
-                    .map(|&j| body[j].line.text.trim())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let toks: Vec<&str> = heading_text.split_whitespace().collect();
-                let title = trim_title(&toks[m.title_from.min(toks.len())..].join(" "));
-                let words: Vec<f32> = title_lines
-                    .iter()
-                    .flat_map(|&j| body[j].line.words.iter().map(|w| w.conf))
-                    .collect();
-                let ocr_conf = if words.is_empty() {
-                    bl.line.conf / 100.0
-                } else {
-                    words.iter().map(|c| c.clamp(0.0, 100.0)).sum::<f32>()
-                        / words.len() as f32
-                        / 100.0
-                };
-                let base = if m.repaired { 0.75 } else { 0.9 };
-                let sec = Section {
-                    label: m.label.clone(),
-                    kind: m.kind.name().into(),
-                    level: 0,
-                    heading: heading_text,
-                    title,
+                    .filter(|&&j| body[j].page == bl.page)
+                    .map(|&j| body[j].li)
+                    .collect(),
+                conf: r3(base * ocr_conf),
+                text: String::new(),
+                text_lines: Vec::new(),
+                children: Vec::new(),
+            };
+            close(&mut stack, &mut roots, m.rank);
+            stack.push(Open { rank: m.rank, sec });
+            i += title_lines.len();
+            continue;
+        }
+        if let Some(top) = stack.last_mut() {
+            let s = &mut top.sec;
+            if !s.text.is_empty() {
+                s.text.push('\n');
+            }
+            s.text.push_str(bl.line.text.trim());
+            match s.text_lines.last_mut() {
+                Some(span) if span.page == bl.page && bl.li > span.last => span.last = bl.li,
+                _ => s.text_lines.push(LineSpan {
                     page: bl.page,
-                    lines: title_lines
-                        .iter()
-                        .filter(|&&j| body[j].page == bl.page)
-                        .map(|&j| body[j].li)
-                        .collect(),
-                    conf: r3(base * ocr_conf),
-                    text: String::new(),
-                    text_lines: Vec::new(),
-                    children: Vec::new(),
-                };
-                close(&mut stack, &mut roots, m.rank);
-                stack.push(Open { rank: m.rank, sec });
-            }
-            None => {
-                if let Some(top) = stack.last_mut() {
-                    let s = &mut top.sec;
-                    if !s.text.is_empty() {
-                        s.text.push('\n');
-                    }
-                    s.text.push_str(text);
-                    match s.text_lines.last_mut() {
-                        Some(span) if span.page == bl.page && bl.li > span.last => {
-                            span.last = bl.li
-                        }
-                        _ => s.text_lines.push(LineSpan {
-                            page: bl.page,
-                            first: bl.li,
-                            last: bl.li,
-                        }),
-                    }
-                }
+                    first: bl.li,
+                    last: bl.li,
+                }),
             }
         }
-        i += consumed;
+        i += 1;
     }
     close(&mut stack, &mut roots, 0);
     fn set_level(v: &mut [Section], level: usize) {
@@ -1869,6 +1849,68 @@ fn sections(
     }
     set_level(&mut roots, 1);
     (!roots.is_empty()).then_some(roots)
+}
+
+/// Whether body line `i` starts a heading: its numbering and the lines its title takes.
+fn heading_at(body: &[BodyLine], i: usize, expected_roman: usize) -> Option<(Marker, Vec<usize>)> {
+    let bl = &body[i];
+    let text = bl.line.text.trim();
+    let ocr = bl.line.ocr_text.trim();
+    let m = marker(text, expected_roman)
+        .or_else(|| marker(ocr, expected_roman).filter(|m| m.kind == MKind::Roman))?;
+    let toks: Vec<&str> = text.split_whitespace().collect();
+    let title_words = toks.get(m.title_from..).unwrap_or(&[]);
+    let title = title_words.join(" ");
+    let next = body.get(i + 1);
+    // A sentence ends on its last word ("huyện;"); a mark standing apart ("huyện ;") is OCR noise.
+    let core = without_crumbs(text);
+    let ends_sentence = core.ends_with(['.', ';', ',']);
+    let title_upper = upper_ratio(&title).max(upper_ratio(ocr)) >= 0.6 && letters(&title) >= 2;
+    let mut title_lines = vec![i];
+    let accept = match m.kind {
+        MKind::Part | MKind::Chapter | MKind::LegalSection => {
+            // The title is the next line in capitals when this one has only the number.
+            if letters(&title) < 2 && next.is_some_and(|n| upper_ratio(&n.line.text) >= 0.6) {
+                title_lines.push(i + 1);
+            }
+            true
+        }
+        MKind::Article => !title.is_empty(),
+        MKind::Roman => {
+            (title_upper || (!ends_sentence && !continues(bl, next)))
+                && title.chars().next().is_some_and(|c| !c.is_lowercase())
+        }
+        MKind::Number | MKind::Decimal | MKind::Letter => {
+            // "1. Mục đích." is a heading when a paragraph follows it, not the next item of a list.
+            let same_kind = |l: Option<&BodyLine>| {
+                l.is_some_and(|l| marker(l.line.text.trim(), 0).is_some_and(|x| x.kind == m.kind))
+            };
+            let prev = i.checked_sub(1).map(|j| &body[j]);
+            let short_with_period = core.ends_with('.')
+                && title_words.len() <= 8
+                && !same_kind(next)
+                && !same_kind(prev);
+            (!ends_sentence || short_with_period)
+                && !continues(bl, next)
+                && title.chars().next().is_some_and(|c| c.is_uppercase())
+                && title_words.len() <= 20
+        }
+    };
+    if !accept {
+        return None;
+    }
+    // A title in capitals may wrap onto a second line.
+    if matches!(m.kind, MKind::Roman) && title_upper {
+        let mut j = i;
+        while title_lines.len() < 3
+            && continues(&body[j], body.get(j + 1))
+            && upper_ratio(&body[j + 1].line.text) >= 0.6
+        {
+            j += 1;
+            title_lines.push(j);
+        }
+    }
+    Some((m, title_lines))
 }
 
 fn trim_title(s: &str) -> String {
@@ -1955,6 +1997,8 @@ mod tests {
         );
         let m = marker("IH. TỔ CHỨC THỰC HIỆN", 3).unwrap();
         assert_eq!((m.kind, m.label.as_str()), (MKind::Roman, "III"));
+        let m = marker("L. MỤC ĐÍCH", 1).unwrap();
+        assert_eq!((m.kind, m.label.as_str()), (MKind::Roman, "I"));
         let m = marker("IH. HÌNH THỨC TỔ CHỨC", 2).unwrap();
         assert_eq!((m.kind, m.label.as_str()), (MKind::Roman, "II"));
         assert!(marker("IH. TỔ CHỨC THỰC HIỆN", 5).is_none());

@@ -1169,3 +1169,80 @@ fn a_state_letter() {
         );
     }
 }
+
+#[test]
+fn a_heading_tree_with_ocr_slips() {
+    let rows: &[Row] = &[
+        (300, &[(1100, 1550, "KẾ HOẠCH")]),
+        (
+            370,
+            &[(
+                700,
+                1950,
+                "tổ chức các hoạt động kỷ niệm ngày thành lập Đảng",
+            )],
+        ),
+        (500, &[(500, 1200, "1. MỤC ĐÍCH, YÊU CẦU")]), // "I." read as "1."
+        (
+            570,
+            &[(
+                500,
+                2303,
+                "Tổ chức các hoạt động kỷ niệm trang trọng, thiết thực, hiệu quả, gắn với",
+            )],
+        ),
+        (
+            640,
+            &[(354, 1500, "các nhiệm vụ chính trị của địa phương.")],
+        ),
+        (710, &[(500, 900, "a) Mục đích.")]),
+        (
+            780,
+            &[(
+                500,
+                2303,
+                "Nâng cao nhận thức của cán bộ, đảng viên về truyền thống vẻ vang của Đảng",
+            )],
+        ),
+        (850, &[(354, 900, "và của dân tộc.")]),
+        (920, &[(500, 900, "b) Yêu cầu:")]),
+        (990, &[(500, 1700, "- Tổ chức trang trọng, tiết kiệm.")]),
+        (1060, &[(500, 1100, "II. NỘI DUNG")]),
+        (1130, &[(500, 1100, "2.1. Tuyên truyền")]),
+        (
+            1200,
+            &[(500, 1700, "- Tuyên truyền trên các phương tiện thông tin.")],
+        ),
+        (1270, &[(500, 1300, "2.2. Hoạt động văn hóa ;")]), // a crumb of noise
+        (1340, &[(500, 1700, "- Tổ chức các hoạt động văn nghệ.")]),
+        (1410, &[(500, 1400, "IH. TỔ CHỨC THỰC HIỆN")]), // "III." read as "IH."
+        (1480, &[(500, 1000, "1. Ban Tuyên giáo.")]),
+        (1550, &[(500, 1000, "2. Văn phòng.")]),
+    ];
+    let f = structure::extract(&synth(rows, false));
+    let secs = f.sections.as_ref().expect("sections");
+    let tree: Vec<(String, Vec<String>)> = secs
+        .iter()
+        .map(|s| {
+            (
+                s.label.clone(),
+                s.children.iter().map(|c| c.label.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        tree,
+        [
+            ("I".to_string(), vec!["a".to_string(), "b".into()]),
+            ("II".into(), vec!["2.1".into(), "2.2".into()]),
+            ("III".into(), vec![])
+        ],
+        "{f:#?}"
+    );
+    assert_eq!(secs[1].children[1].title, "Hoạt động văn hóa");
+    assert_eq!(secs[2].text, "1. Ban Tuyên giáo.\n2. Văn phòng.");
+    assert_eq!(
+        val(&f.summary),
+        Some("tổ chức các hoạt động kỷ niệm ngày thành lập Đảng")
+    );
+}
