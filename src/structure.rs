@@ -114,6 +114,10 @@ fn key(s: &str) -> String {
         .collect()
 }
 
+fn chars(s: &str) -> Vec<char> {
+    s.chars().collect()
+}
+
 fn levenshtein(a: &[char], b: &[char]) -> usize {
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     let mut cur = vec![0; b.len() + 1];
@@ -1733,7 +1737,17 @@ fn sections(
                 continue;
             }
         };
+        let mut m = m;
         if m.kind == MKind::Roman {
+            // Roman numbers do not repeat: "II." after II is a "III." that lost a stroke.
+            let v = roman_value(&m.label).unwrap_or(0);
+            let want = to_roman(last_roman + 1);
+            if last_roman > 0
+                && v <= last_roman
+                && levenshtein(&chars(&m.label), &chars(&want)) <= 1
+            {
+                (m.label, m.repaired) = (want, true);
+            }
             last_roman = roman_value(&m.label).unwrap_or(last_roman);
         }
         i += lines.len();
