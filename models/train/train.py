@@ -207,12 +207,14 @@ class Noise:
 
 
 class Tagger(nn.Module):
-    def __init__(self, n_in, n_out, emb=96, ch=192, dilations=(1, 2, 4, 8, 1, 2, 4, 8)):
+    def __init__(self, n_in, n_out, emb=96, ch=192, dilations=(1, 2, 4, 8, 1, 2, 4, 8), norm=True):
         super().__init__()
         self.emb = nn.Embedding(n_in, emb, padding_idx=PAD)
         self.inp = nn.Conv1d(emb, ch, 1)
         self.convs = nn.ModuleList(nn.Conv1d(ch, ch, 3, padding=d, dilation=d) for d in dilations)
-        self.norms = nn.ModuleList(nn.BatchNorm1d(ch) for _ in dilations)
+        # Batch norm is folded into the convolutions on export; a model resumed from an export
+        # (--init-onnx) trains without it.
+        self.norms = nn.ModuleList((nn.BatchNorm1d(ch) if norm else nn.Identity()) for _ in dilations)
         self.drop = nn.Dropout(0.1)
         self.out = nn.Conv1d(ch, n_out, 1)
 
@@ -221,6 +223,21 @@ class Tagger(nn.Module):
         for conv, norm in zip(self.convs, self.norms):
             x = x + self.drop(F.relu(norm(conv(x))))
         return self.out(x).transpose(1, 2)
+
+
+def load_onnx_weights(model, path):
+    """Copy an exported model's weights (batch norm already folded in) into `model`."""
+    import onnx
+    from onnx import numpy_helper
+    inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
+    sd = model.state_dict()
+    for name in ["emb.weight", "inp.weight", "inp.bias", "out.weight", "out.bias"]:
+        sd[name] = inits.pop(name)
+    convs = sorted(inits, key=lambda n: int(n.rsplit("_", 1)[1]))
+    for i in range(len(model.convs)):
+        sd[f"convs.{i}.weight"] = inits[convs[2 * i]]
+        sd[f"convs.{i}.bias"] = inits[convs[2 * i + 1]]
+    model.load_state_dict(sd)
 
 
 def batchify(vocab, examples):
@@ -269,6 +286,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--init-onnx", help="continue from an exported model (its vocab.json beside it)")
+    ap.add_argument("--warmup", type=int, default=300)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -291,12 +310,19 @@ def main():
                     real.append(parts)
                     counts.update(lower1(c) for c in parts[1])
     in_chars = sorted(c for c, n in counts.items() if n >= 20 and c not in ("\t", "\n"))
+    if a.init_onnx:
+        with open(os.path.join(os.path.dirname(a.init_onnx), "vocab.json"), encoding="utf-8") as f:
+            in_chars = json.load(f)["input"][2:]
     vocab = Vocab(in_chars)
     noise = Noise(real, rng)
     print(f"train chunks {len(train)}, eval chunks {len(evl)}, real pairs {len(real)}, "
           f"vocab in {len(vocab.inp)} out {len(vocab.out)} ({time.time() - t0:.0f}s)", flush=True)
 
-    model = Tagger(len(vocab.inp), len(vocab.out)).to(a.device)
+    model = Tagger(len(vocab.inp), len(vocab.out), norm=not a.init_onnx)
+    if a.init_onnx:
+        load_onnx_weights(model, a.init_onnx)
+        print(f"continuing from {a.init_onnx}", flush=True)
+    model = model.to(a.device)
     nparams = sum(p.numel() for p in model.parameters())
     print(f"parameters: {nparams}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01)
@@ -328,7 +354,7 @@ def main():
         if elapsed > budget:
             break
         frac = elapsed / budget
-        lr = a.lr * min(1.0, (step + 1) / 300) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.95 + 0.05)
+        lr = a.lr * min(1.0, (step + 1) / max(a.warmup, 1)) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.95 + 0.05)
         for g in opt.param_groups:
             g["lr"] = lr
         exs = [pairs_to_example(vocab, noise.make(rng.choice(train))) for _ in range(a.batch)]
