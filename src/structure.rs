@@ -1195,7 +1195,10 @@ struct Closing {
 }
 
 fn closing(pages: &[PageCtx]) -> Closing {
-    for pi in (0..pages.len()).rev().take(2) {
+    // Usually on the last page (or the one before, when the signature spills over); further
+    // back (a document with appendices) only a "Nơi nhận" list or a signing authority counts.
+    for pi in (0..pages.len()).rev() {
+        let last_pages = pi + 2 >= pages.len();
         let pc = &pages[pi];
         let all: Vec<usize> = pc
             .order
@@ -1204,8 +1207,14 @@ fn closing(pages: &[PageCtx]) -> Closing {
             .filter(|&i| !pc.is_furniture(&pc.page.lines[i]))
             .collect();
         let segs = pc.segs(&all);
-        let (signer, sig_top) = signer(pc, &segs);
+        let (mut signer, mut sig_top) = signer(pc, &segs);
         let (recipients, rec_top) = recipients(pc, &segs);
+        if !last_pages
+            && recipients.is_none()
+            && signer.as_ref().is_some_and(|s| s.authority.is_none())
+        {
+            (signer, sig_top) = (None, None);
+        }
         if signer.is_some() || recipients.is_some() {
             let start = [sig_top, rec_top]
                 .into_iter()
