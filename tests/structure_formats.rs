@@ -584,7 +584,11 @@ fn alto_validates_against_the_official_schema() {
     if !tool("xmllint") {
         return;
     }
-    for name in ["sample-pdf.json", "structure_000-light.json"] {
+    for name in [
+        "sample-pdf.json",
+        "structure_000-light.json",
+        "samples-plan-fax-2pages.json",
+    ] {
         let alto = emit::render(&load_doc(name), Format::Alto);
         with_tmp("alto.xml", &alto, |p| {
             let out = Command::new("xmllint")
@@ -1265,5 +1269,104 @@ fn a_heading_tree_with_ocr_slips() {
     assert_eq!(
         val(&f.summary),
         Some("tổ chức các hoạt động kỷ niệm ngày thành lập Đảng")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The project's samples/ (fixtures: sohoa's JSON for each, tests/data/formats/samples-*.json).
+
+fn samples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+const SAMPLES: [(&str, &str); 4] = [
+    ("samples-plan-page1.json", "plan-page1.pdf"),
+    ("samples-plan-2pages.json", "plan-2pages.pdf"),
+    ("samples-plan-fax-2pages.json", "plan-fax-2pages.tif"),
+    ("samples-plan-medium-crop.json", "plan-medium-crop.png"),
+];
+
+#[test]
+fn golden_files_for_each_format_on_samples() {
+    for (fixture, file) in [SAMPLES[0], SAMPLES[2]] {
+        let doc = sample(fixture);
+        let stem = file.rsplit_once('.').unwrap().0;
+        for f in [Format::Text, Format::Json, Format::Hocr, Format::Alto] {
+            golden(
+                &format!("{stem}.expected.{}", f.extension()),
+                &emit::render(&doc, f),
+            );
+        }
+    }
+}
+
+#[test]
+fn searchable_pdfs_of_samples() {
+    if !pdfium_available() || !tool("pdftotext") {
+        return;
+    }
+    for (fixture, file) in SAMPLES {
+        let mut doc = sample(fixture);
+        doc.source.path = samples_dir().join(file).display().to_string();
+        let pdf = emit::try_render(&doc, Format::Pdf).unwrap_or_else(|e| {
+            panic!("{file}: {e} (if the sample changed, rebuild {fixture} with make_fixtures.py)")
+        });
+        let text = pdftotext(&pdf);
+        let recall = word_recall(&words(&text), &words(&doc.text()));
+        eprintln!(
+            "{file}: {} bytes (source {}), word recall {recall:.3}",
+            pdf.len(),
+            std::fs::metadata(samples_dir().join(file)).unwrap().len()
+        );
+        assert!(recall >= 0.95, "{file}: pdftotext gave\n{text}");
+        assert_eq!(
+            text.matches('\u{c}').count(),
+            doc.pages.len(),
+            "{file}: one page per page"
+        );
+        let stem = file.rsplit_once('.').unwrap().0;
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| words(l).join(" "))
+            .filter(|l| !l.is_empty())
+            .collect();
+        golden(
+            &format!("{stem}.expected.pdf.txt"),
+            (lines.join("\n") + "\n").as_bytes(),
+        );
+    }
+}
+
+#[test]
+fn fields_of_samples() {
+    let f = sample("samples-plan-page1.json").document.unwrap();
+    assert_eq!(val(&f.doc_type), Some("KẾ HOẠCH"));
+    assert!(f.number.is_none() && f.date.is_none() && f.signer.is_none());
+    let heads: Vec<&str> = f
+        .sections
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect();
+    assert_eq!(heads, ["I", "II", "III"]);
+    // Pages 4 and 5 of a plan: the closing block, and no header.
+    let f = sample("samples-plan-2pages.json").document.unwrap();
+    assert!(f.doc_type.is_none() && f.number.is_none() && f.issuer.is_none());
+    let s = f.signer.unwrap();
+    assert_eq!(
+        (val(&s.authority), val(&s.title), val(&s.name)),
+        (
+            Some("T/M BAN THƯỜNG VỤ"),
+            Some("PHÓ BÍ THƯ"),
+            Some("Lê Hồng Khánh")
+        )
+    );
+    assert_eq!(
+        (
+            s.name.as_ref().unwrap().page,
+            f.recipients.as_ref().unwrap().value.len()
+        ),
+        (2, 7)
     );
 }
