@@ -192,7 +192,7 @@ impl Engine {
             first = false;
             if let Ok(text) = it.get_utf8_text(Level::RIL_WORD) {
                 let text = crate::text::nfc(text.trim());
-                if !text.is_empty() {
+                if !text.is_empty() && !is_scan_noise(&text) {
                     let bbox = it
                         .get_bounding_box(Level::RIL_WORD)
                         .map(|(l, t, r, b)| [l, t, r, b])
@@ -219,6 +219,15 @@ impl Engine {
     }
 }
 
+/// A "word" made only of marks that scan streaks and specks produce ("|", "-=_===", "`") and
+/// that Vietnamese documents do not use on their own. Dashes, asterisks and ordinary
+/// punctuation alone are real (list items, the "*" under a Party header) and stay.
+pub fn is_scan_noise(word: &str) -> bool {
+    const NOISE: &str = "|`~_^¦=‚„›‹";
+    word.chars().any(|c| NOISE.contains(c))
+        && word.chars().all(|c| NOISE.contains(c) || matches!(c, '-' | '.' | ',' | '\'' | '‘' | '’'))
+}
+
 fn ocr_err(e: tesseract_rs::TesseractError) -> Error {
     Error::Ocr(e.to_string())
 }
@@ -227,6 +236,19 @@ fn ocr_err(e: tesseract_rs::TesseractError) -> Error {
 extern "C" {
     fn getLeptonicaVersion() -> *mut std::os::raw::c_char;
     fn lept_free(ptr: *mut c_void);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn streaks_are_noise_but_dashes_and_stars_are_text() {
+        for w in ["|", "-=_===", "`", "„"] {
+            assert!(super::is_scan_noise(w), "{w}");
+        }
+        for w in ["-", "*", ".", "“xây”", "a|b", "I"] {
+            assert!(!super::is_scan_noise(w), "{w}");
+        }
+    }
 }
 
 pub fn leptonica_version() -> String {
