@@ -238,6 +238,18 @@ extern "C" {
     fn lept_free(ptr: *mut c_void);
 }
 
+pub fn leptonica_version() -> String {
+    unsafe {
+        let p = getLeptonicaVersion();
+        if p.is_null() {
+            return String::new();
+        }
+        let s = std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned();
+        lept_free(p as *mut c_void);
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -248,17 +260,5 @@ mod tests {
         for w in ["-", "*", ".", "“xây”", "a|b", "I"] {
             assert!(!super::is_scan_noise(w), "{w}");
         }
-    }
-}
-
-pub fn leptonica_version() -> String {
-    unsafe {
-        let p = getLeptonicaVersion();
-        if p.is_null() {
-            return String::new();
-        }
-        let s = std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned();
-        lept_free(p as *mut c_void);
-        s
     }
 }
