@@ -44,6 +44,12 @@ enum Cmd {
     Batch(BatchArgs),
     /// Watch a drop folder: OCR every file that arrives, then archive it (or move it to failed).
     Watch(WatchArgs),
+    /// Enqueue a folder tree on a shared queue, one job per file (large PDFs in page ranges).
+    Submit(SubmitArgs),
+    /// Take jobs from a queue, OCR them, write results into the shared output tree.
+    Worker(WorkerArgs),
+    /// A queue's progress: queued, running, done, failed, pages/s; report.json once drained.
+    Status(StatusArgs),
 }
 
 #[derive(Args, Clone)]
@@ -215,6 +221,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Eval(a) => eval(a),
         Cmd::Batch(a) => batch_cmd(a),
         Cmd::Watch(a) => watch_cmd(a),
+        Cmd::Submit(a) => submit_cmd(a),
+        Cmd::Worker(a) => worker_cmd(a),
+        Cmd::Status(a) => status_cmd(a),
     }
 }
 
@@ -624,4 +633,147 @@ fn watch_cmd(a: WatchArgs) -> anyhow::Result<i32> {
         stats.ok, stats.pages, stats.failed
     );
     Ok(exit::OK)
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Idempotent: submitting the same tree again adds no jobs. See docs/scale-out.md."
+)]
+struct SubmitArgs {
+    /// Folder to walk recursively, on storage every worker mounts at the same path.
+    input: PathBuf,
+    /// The queue: redis://host[:port][/db].
+    #[arg(long, env = "SOHOA_QUEUE")]
+    queue: String,
+    /// Output folder (mirrors IN, as `sohoa batch`) [default: <IN>-ocr beside IN].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Output formats, comma-separated (json, txt, hocr, alto, pdf).
+    #[arg(long, default_value = "json,txt")]
+    formats: String,
+    /// PDFs with more pages are split into jobs of this many pages.
+    #[arg(long, default_value_t = 25)]
+    pages_per_job: usize,
+    /// Redo inputs whose results exist, even those already queued.
+    #[arg(long)]
+    force: bool,
+    /// Print what was done as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(after_help = "Run one per machine (--jobs = cores). See docs/scale-out.md.")]
+struct WorkerArgs {
+    /// The queue: redis://host[:port][/db].
+    #[arg(long, env = "SOHOA_QUEUE")]
+    queue: String,
+    /// Seconds after which a job held by a worker that stopped answering is taken over.
+    #[arg(long, default_value_t = 60.0)]
+    ack_timeout: f64,
+    /// Attempts (failures and lost workers) before a job goes to the dead letters.
+    #[arg(long, default_value_t = 3)]
+    max_attempts: u32,
+    /// Exit once nothing is queued or running (and write report.json).
+    #[arg(long)]
+    drain: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// The queue: redis://host[:port][/db].
+    #[arg(long, env = "SOHOA_QUEUE")]
+    queue: String,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Wait until the queue drains (exit 4 when there are dead letters).
+    #[arg(long)]
+    wait: bool,
+    /// Do not write report.json when drained.
+    #[arg(long)]
+    no_report: bool,
+}
+
+fn submit_cmd(a: SubmitArgs) -> anyhow::Result<i32> {
+    let formats = Format::parse_list(&a.formats).map_err(anyhow::Error::msg)?;
+    let mut q = sohoa::queue::open(&a.queue)?;
+    let opts = sohoa::scale::SubmitOptions {
+        input: a.input,
+        output: a.out,
+        formats,
+        pages_per_job: a.pages_per_job.max(1),
+        force: a.force,
+    };
+    let s = sohoa::scale::submit(&mut *q, &opts)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    }
+    eprintln!(
+        "sohoa submit: {} files: {} jobs queued, {} already in flight ({} pages); {} up to date, {} unsupported, {} unreadable\n  {} -> {} on {}",
+        s.files, s.jobs_added, s.jobs_in_flight, s.pages, s.up_to_date, s.unsupported, s.unreadable,
+        s.input, s.output, s.queue
+    );
+    Ok(exit::OK)
+}
+
+fn worker_cmd(a: WorkerArgs) -> anyhow::Result<i32> {
+    if !a.ack_timeout.is_finite() || !(1.0..=86400.0).contains(&a.ack_timeout) {
+        anyhow::bail!(
+            "--ack-timeout {}: give seconds between 1 and 86400",
+            a.ack_timeout
+        );
+    }
+    let stop = sohoa::scale::stop_on_signals();
+    let o = a.engine.options();
+    let opts = sohoa::scale::WorkerOptions {
+        queue: a.queue,
+        slots: o.jobs,
+        ack_timeout: std::time::Duration::from_secs_f64(a.ack_timeout),
+        max_attempts: a.max_attempts.max(1),
+        drain: a.drain,
+        ..Default::default()
+    };
+    let pipeline = Pipeline::new(o)?;
+    let st = sohoa::scale::work(&pipeline, &opts, &stop)?;
+    eprintln!(
+        "sohoa worker: stopped; {} jobs ({} pages), {} failed attempts, {} dead letters",
+        st.jobs, st.pages, st.failures, st.dead_letters
+    );
+    for r in &st.reports {
+        eprintln!("sohoa worker: report: {r}");
+    }
+    Ok(exit::OK)
+}
+
+fn status_cmd(a: StatusArgs) -> anyhow::Result<i32> {
+    let mut q = sohoa::queue::open(&a.queue)?;
+    loop {
+        let s = sohoa::scale::status(&mut *q, !a.no_report)?;
+        if !a.wait || s.drained {
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("{}", sohoa::scale::status_text(&s));
+            }
+            return Ok(if a.wait && s.counts.failed > 0 {
+                exit::SOME_FAILED
+            } else {
+                exit::OK
+            });
+        }
+        if std::io::stderr().is_terminal() {
+            eprint!(
+                "\r{} queued, {} running, {} done, {} failed; {:.2} pages/s   ",
+                s.counts.queued,
+                s.counts.running,
+                s.counts.done,
+                s.counts.failed,
+                s.pages_per_second
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
 }

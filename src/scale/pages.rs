@@ -1,0 +1,199 @@
+//! Page ranges: OCR some pages of a file, and put a document together from ranges.
+//!
+//! [`crate::raster::for_each_page`] streams every page of a file; a worker given pages 1,201-1,250
+//! of a register should not render the 1,200 before them. [`pdf_page_count`] and
+//! [`render_pdf_range`] open the PDF with the same PDFium binding and render only the pages
+//! asked for, the way `raster` renders them (same size rule, same grey conversion), so a page
+//! OCRed in a range reads exactly as it would in a whole-file run. Other formats (images, TIFF)
+//! are never split and go through `raster` whole.
+
+use crate::doc::{Document, Page, Timings, SCHEMA};
+use crate::error::{Error, Result};
+use crate::input::{Kind, SourceInfo};
+use crate::pipeline::Pipeline;
+use crate::raster::{self, PageImage, RasterOptions};
+use pdfium_render::prelude::*;
+use std::path::Path;
+use std::time::Instant;
+
+fn pdf_error(e: PdfiumError) -> Error {
+    match e {
+        PdfiumError::PdfiumLibraryInternalError(
+            PdfiumInternalError::PasswordError | PdfiumInternalError::SecurityError,
+        ) => Error::Encrypted,
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
+            Error::BadPdf("not a valid PDF structure (truncated or corrupt)".into())
+        }
+        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FileError) => {
+            Error::BadPdf("file could not be opened by PDFium".into())
+        }
+        other => Error::BadPdf(other.to_string()),
+    }
+}
+
+/// Pages of a PDF (opens it, renders nothing).
+pub fn pdf_page_count(path: &Path, opts: &RasterOptions) -> Result<usize> {
+    let pdfium = raster::pdfium(opts.pdfium.as_deref())?;
+    let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
+    Ok(doc.pages().len() as usize)
+}
+
+#[inline]
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114 + 500) / 1000) as u8
+}
+
+/// Render pages `first..=last` (1-based) of a PDF to `on_page`, one at a time, as
+/// `raster::for_each_page` would have. Returns the file's page count.
+pub fn render_pdf_range(
+    path: &Path,
+    opts: &RasterOptions,
+    first: usize,
+    last: usize,
+    on_page: &mut dyn FnMut(PageImage, f64) -> Result<()>,
+) -> Result<usize> {
+    let pdfium = raster::pdfium(opts.pdfium.as_deref())?;
+    let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
+    let pages = doc.pages();
+    let n = pages.len() as usize;
+    if n == 0 {
+        return Err(Error::BadPdf("the PDF has no pages".into()));
+    }
+    if first == 0 || last < first || last > n {
+        return Err(Error::BadPdf(format!(
+            "pages {first}-{last} asked of a PDF of {n} pages (it changed since it was submitted?)"
+        )));
+    }
+    for i in first - 1..last {
+        let t0 = Instant::now();
+        let page = pages
+            .get(i as PdfPageIndex)
+            .map_err(|e| Error::BadPdf(format!("page {}: {e}", i + 1)))?;
+        let (wpt, hpt) = (page.width().value.abs(), page.height().value.abs());
+        if !(wpt.is_finite() && hpt.is_finite()) || wpt < 1.0 || hpt < 1.0 {
+            return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
+        }
+        let mut dpi = opts.dpi;
+        let px = |d: f32| {
+            (
+                (wpt / 72.0 * d).round() as u64,
+                (hpt / 72.0 * d).round() as u64,
+            )
+        };
+        let (w, h) = px(dpi);
+        if w * h > opts.max_pixels {
+            dpi *= ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01);
+            log::warn!(
+                "{}: page {} is very large; rendering at {:.0} dpi",
+                path.display(),
+                i + 1,
+                dpi
+            );
+        }
+        let (w, h) = px(dpi);
+        let (w, h) = (w.max(1) as i32, h.max(1) as i32);
+        let cfg = PdfRenderConfig::new()
+            .set_target_size(w, h)
+            .set_format(PdfBitmapFormat::BGRx)
+            .render_form_data(true);
+        let bitmap = page.render_with_config(&cfg).map_err(pdf_error)?;
+        let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
+        let raw = bitmap.as_raw_bytes();
+        let stride = raw.len().checked_div(bh).unwrap_or(0);
+        if stride < bw * 4 {
+            return Err(Error::BadPdf(format!(
+                "page {}: PDFium returned a short bitmap",
+                i + 1
+            )));
+        }
+        let mut gray = vec![0u8; bw * bh];
+        for y in 0..bh {
+            let row = &raw[y * stride..y * stride + bw * 4];
+            for (x, px) in row.chunks_exact(4).enumerate() {
+                gray[y * bw + x] = luma(px[2], px[1], px[0]);
+            }
+        }
+        drop(bitmap);
+        drop(page);
+        let image = PageImage {
+            index: i,
+            width: bw as u32,
+            height: bh as u32,
+            dpi,
+            gray,
+        };
+        on_page(image, t0.elapsed().as_secs_f64() * 1e3)?;
+    }
+    Ok(n)
+}
+
+/// OCR pages `range` (1-based, inclusive; `None`: all) of a file whose kind is known, one page
+/// after another on the calling thread. Returns the pages and the file's page count.
+pub fn ocr_pages(
+    pipeline: &Pipeline,
+    path: &Path,
+    kind: Kind,
+    range: Option<[usize; 2]>,
+) -> Result<(Vec<Page>, usize)> {
+    let opts = &pipeline.options().raster;
+    let mut pages = Vec::new();
+    let total = match (kind, range) {
+        (Kind::Pdf, _) => {
+            let [a, b] = match range {
+                Some(r) => r,
+                None => [1, pdf_page_count(path, opts)?.max(1)],
+            };
+            render_pdf_range(path, opts, a, b, &mut |img, ms| {
+                pages.push(pipeline.process_page(img, ms)?);
+                Ok(())
+            })?
+        }
+        _ => {
+            let mut err = None;
+            let mut t0 = Instant::now();
+            let n = raster::for_each_page(path, kind, opts, &mut |_| {}, &mut |img| {
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                let keep = range.is_none_or(|[a, b]| (a..=b).contains(&(img.index + 1)));
+                if keep {
+                    match pipeline.process_page(img, ms) {
+                        Ok(p) => pages.push(p),
+                        Err(e) => {
+                            err = Some(e);
+                            return false;
+                        }
+                    }
+                }
+                t0 = Instant::now();
+                true
+            })?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+            n
+        }
+    };
+    Ok((pages, total))
+}
+
+/// A document from its pages (all of them, in any order), as `Pipeline` assembles one.
+pub fn assemble(pipeline: &Pipeline, source: SourceInfo, mut pages: Vec<Page>) -> Document {
+    pages.sort_by_key(|p| p.index);
+    let mut timings = Timings::default();
+    for p in &pages {
+        timings.add(&p.timings);
+    }
+    let mut doc = Document {
+        schema: SCHEMA.into(),
+        source,
+        engine: pipeline.engine_info(),
+        pages,
+        document: None,
+        timings,
+    };
+    if pipeline.options().structure {
+        let t = Instant::now();
+        doc.document = Some(crate::structure::extract(&doc));
+        doc.timings.structure_ms += t.elapsed().as_secs_f64() * 1e3;
+    }
+    doc
+}
