@@ -277,17 +277,26 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
                     if many && a.output.is_none() && format == Format::Json {
                         let mut v = serde_json::to_vec(doc).expect("serialisable");
                         v.push(b'\n');
-                        v
+                        Ok(v)
                     } else {
-                        emit::render(doc, format)
+                        emit::try_render(doc, format)
                     }
                 };
-                // A document cannot hold the time its own serialisation takes: time one
-                // rendering, record it, then render what is written.
                 let t = std::time::Instant::now();
-                drop(render(&doc));
+                let mut bytes = match render(&doc) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        pb.suspend(|| eprintln!("sohoa: {}: {e}", path.display()));
+                        failures.push(e.exit_code());
+                        return;
+                    }
+                };
                 doc.timings.emit_ms = t.elapsed().as_secs_f64() * 1e3;
-                let bytes = render(&doc);
+                if format == Format::Json {
+                    // A document cannot hold the time of its own serialisation: record the
+                    // first one's and serialise again (cheap next to OCR).
+                    bytes = render(&doc).unwrap_or(bytes);
+                }
                 let n = doc.pages.len().max(1) as f64;
                 let tm = &doc.timings;
                 log::info!(
