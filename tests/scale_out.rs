@@ -233,7 +233,7 @@ fn three_workers_one_killed_every_result_once_garbage_dead_lettered() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut others = vec![worker(&url, &logs[1]), worker(&url, &logs[2])];
+    let mut others = [worker(&url, &logs[1]), worker(&url, &logs[2])];
     std::thread::sleep(Duration::from_millis(700));
     assert!(holds(&mut q), "the victim finished its job too soon");
     victim.kill9();
@@ -390,13 +390,21 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
 
     let a = job("job-a", "a.pdf");
     assert_eq!(
-        q.submit("r1", &record("a.pdf", FileState::Queued), &[a.clone()])
-            .unwrap(),
+        q.submit(
+            "r1",
+            &record("a.pdf", FileState::Queued),
+            std::slice::from_ref(&a)
+        )
+        .unwrap(),
         1
     );
     assert_eq!(
-        q.submit("r1", &record("a.pdf", FileState::Queued), &[a.clone()])
-            .unwrap(),
+        q.submit(
+            "r1",
+            &record("a.pdf", FileState::Queued),
+            std::slice::from_ref(&a)
+        )
+        .unwrap(),
         0
     );
     let c = q.counts().unwrap();

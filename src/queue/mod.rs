@@ -18,8 +18,8 @@ use std::time::Duration;
 /// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("queue {url}: {source}")]
-    Io { url: String, source: std::io::Error },
+    #[error("queue {url}: {error}")]
+    Io { url: String, error: std::io::Error },
     #[error("queue {url}: the server said: {message}")]
     Server { url: String, message: String },
     #[error("queue {url}: {message}")]

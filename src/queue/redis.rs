@@ -187,7 +187,7 @@ impl RedisQueue {
     fn io(&self, e: std::io::Error) -> QueueError {
         QueueError::Io {
             url: self.ep.display(),
-            source: e,
+            error: e,
         }
     }
 

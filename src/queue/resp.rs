@@ -254,7 +254,12 @@ impl Conn {
                     Value::Array(v)
                 }
             }
-            other => return Err(proto(format!("unknown reply type '{}'", other as char))),
+            other => {
+                return Err(proto(format!(
+                    "unknown reply type '{}' (is a Redis server listening there?)",
+                    other as char
+                )))
+            }
         })
     }
 }
