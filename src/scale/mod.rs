@@ -162,6 +162,18 @@ pub fn split(pages: usize, per_job: usize) -> Vec<Option<[usize; 2]>> {
         .collect()
 }
 
+/// What a file's first bytes say it is.
+fn sniff(path: &Path) -> Option<Kind> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(1024);
+    std::fs::File::open(path)
+        .ok()?
+        .take(1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    input::sniff(&head).ok()
+}
+
 /// Enqueue a tree. See the module documentation.
 pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitSummary> {
     let input = opts
@@ -292,9 +304,9 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                 let kind = Kind::by_extension(Path::new(rel)).unwrap_or(Kind::Pdf);
                 // What the bytes say decides; a file that does not open as a PDF gets one job,
                 // and the worker reports why it fails.
-                let pages = match input::inspect(&path) {
-                    Ok((Kind::Pdf, _, _)) => pages::pdf_page_count(&path, &raster).unwrap_or(0),
-                    Ok((Kind::Png | Kind::Jpeg, _, _)) => 1,
+                let pages = match sniff(&path) {
+                    Some(Kind::Pdf) => pages::pdf_page_count(&path, &raster).unwrap_or(0),
+                    Some(Kind::Png | Kind::Jpeg) => 1,
                     _ => 0,
                 };
                 Plan::Todo(sha, kind, pages)
@@ -850,6 +862,9 @@ fn handle(
                     f.message,
                     opts.max_attempts
                 );
+                // A moment for whatever went wrong (a share, the network) to come back; the
+                // job is kept alive meanwhile.
+                std::thread::sleep(Duration::from_secs((2 * tries as u64).min(30)));
                 if let Err(e) = with_retries(3, || q.retry(d)) {
                     eprintln!("sohoa worker: {e} (the job will come back)");
                 }
