@@ -327,7 +327,7 @@ struct Lm {
 
 impl Lm {
     const START: u32 = u32::MAX;
-    const BETA: f32 = 8.0;
+    const LAMBDA: f32 = 0.03;
 
     fn parse(text: &str) -> Lm {
         let mut lm = Lm {
@@ -396,7 +396,11 @@ impl Lm {
             .get(&(((a as u64) << 32) | w as u64))
             .copied()
             .unwrap_or(0.0);
-        ((c_bi + Self::BETA * p_uni) / (c_ctx + Self::BETA)).ln()
+        // Linear interpolation with a generous unigram share: the corpus is laws and Wikipedia,
+        // plans say "Kế hoạch số" where laws say "kế hoạch sử dụng", so an unseen pair must not
+        // be ruled out.
+        let p_bi = if c_ctx > 0.0 { c_bi / c_ctx } else { 0.0 };
+        ((1.0 - Self::LAMBDA) * p_bi + Self::LAMBDA * p_uni).ln()
     }
 }
 
@@ -775,12 +779,14 @@ impl Restorer {
             || probs.iter().any(|p| p.is_empty())
             || protected(core)
         {
-            return fixed(None);
+            // Numbers, dates and codes are one word to the LM ("số 90-KH/TU", "Điều 5").
+            let num = core.iter().any(|c| c.is_ascii_digit());
+            return fixed(if num { self.lm.id("<num>") } else { None });
         }
         let letters = core.iter().filter(|c| c.is_alphabetic()).count();
         let digits = core.iter().filter(|c| c.is_ascii_digit()).count();
         if digits > 0 && (letters == 0 || core.len() > 6) {
-            return fixed(None);
+            return fixed(self.lm.id("<num>"));
         }
         let all_caps = letters >= 2 && core.iter().all(|c| !c.is_lowercase());
         let acronym = all_caps

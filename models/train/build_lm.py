@@ -1,5 +1,6 @@
 """Syllable bigram counts for the restoration decoder (models/vi_bigrams.tsv).
 
+Tokens holding a digit (numbers, dates, codes like 57-KL/TW) count as one word, <num>.
 The tagger scores each token's candidate syllables from +-30 characters of context; the bigram
 table lets the decoder prefer sequences that occur in Vietnamese ("kế hoạch", not "kê hoạch").
 Counts come from the training split of the corpus only (see common.corpus_lines).
@@ -28,7 +29,10 @@ def main():
         prev = "<s>"
         for tok in line.split():
             core = tok.strip(PUNCT).lower()
-            if core in lex:
+            if any(c.isdigit() for c in core):
+                # Numbers, dates and document codes are one class: "số <num>", "Điều <num>".
+                core = "<num>"
+            if core in lex or core == "<num>":
                 uni[core] += 1
                 bi[(prev, core)] += 1
                 prev = core
