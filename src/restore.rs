@@ -830,8 +830,14 @@ impl Restorer {
                 }
             };
             // In Vietnamese OCR output the tagger must itself believe a change: the LM only
-            // chooses among readings it finds likely, never talks it into one it does not.
-            if mode == Mode::Marked && lp < MIN_MARKED_CHANGE_LP {
+            // chooses among readings it finds likely, never talks it into one it does not. The
+            // surer Tesseract was of a valid word, the surer the tagger must be.
+            let min_lp = match prior {
+                Some(conf) if input_valid && conf >= 90.0 => (0.9f32).ln(),
+                Some(conf) if input_valid && conf >= 80.0 => (0.6f32).ln(),
+                _ => MIN_MARKED_CHANGE_LP,
+            };
+            if mode == Mode::Marked && lp < min_lp {
                 continue;
             }
             let lm_id = self.lm.id(&text);
