@@ -225,7 +225,9 @@ impl Engine {
 pub fn is_scan_noise(word: &str) -> bool {
     const NOISE: &str = "|`~_^¦=‚„›‹";
     word.chars().any(|c| NOISE.contains(c))
-        && word.chars().all(|c| NOISE.contains(c) || matches!(c, '-' | '.' | ',' | '\'' | '‘' | '’'))
+        && word
+            .chars()
+            .all(|c| NOISE.contains(c) || matches!(c, '-' | '.' | ',' | '\'' | '‘' | '’'))
 }
 
 fn ocr_err(e: tesseract_rs::TesseractError) -> Error {
