@@ -273,6 +273,7 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
         Todo(String, Kind, usize),
     }
     let raster = crate::raster::RasterOptions::default();
+    let warned = AtomicBool::new(false);
     let plans: Vec<Plan> = {
         use rayon::prelude::*;
         supported
@@ -305,7 +306,16 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                 // What the bytes say decides; a file that does not open as a PDF gets one job,
                 // and the worker reports why it fails.
                 let pages = match sniff(&path) {
-                    Some(Kind::Pdf) => pages::pdf_page_count(&path, &raster).unwrap_or(0),
+                    Some(Kind::Pdf) => match pages::pdf_page_count(&path, &raster) {
+                        Ok(n) => n,
+                        Err(e @ Error::Missing { .. }) => {
+                            if !warned.swap(true, Ordering::SeqCst) {
+                                eprintln!("sohoa submit: warning: {e}; PDFs are queued whole, not split");
+                            }
+                            0
+                        }
+                        Err(_) => 0,
+                    },
                     Some(Kind::Png | Kind::Jpeg) => 1,
                     _ => 0,
                 };
