@@ -120,7 +120,8 @@ pub fn pdfium_path() -> Option<PathBuf> {
         .map(|(_, p)| p.clone())
 }
 
-fn pdf_error(e: PdfiumError) -> Error {
+/// One clear error for each way PDFium refuses a file.
+pub fn pdf_error(e: PdfiumError) -> Error {
     match e {
         PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::PasswordError) => {
             Error::Encrypted
@@ -174,64 +175,76 @@ fn pdf_pages(
     }
     on_count(n);
     for (i, page) in pages.iter().enumerate() {
-        let (wpt, hpt) = (page.width().value.abs(), page.height().value.abs());
-        if !(wpt.is_finite() && hpt.is_finite()) || wpt < 1.0 || hpt < 1.0 {
-            return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
-        }
-        let mut dpi = opts.dpi;
-        let px = |d: f32| {
-            (
-                (wpt / 72.0 * d).round() as u64,
-                (hpt / 72.0 * d).round() as u64,
-            )
-        };
-        let (w, h) = px(dpi);
-        if w * h > opts.max_pixels {
-            dpi *= ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01);
-            log::warn!(
-                "{}: page {} is very large; rendering at {:.0} dpi",
-                path.display(),
-                i + 1,
-                dpi
-            );
-        }
-        let (w, h) = px(dpi);
-        let (w, h) = (w.max(1) as i32, h.max(1) as i32);
-        // BGRx, not Gray: PDFium's grey bitmaps crashed on pages with filled vector shapes.
-        let cfg = PdfRenderConfig::new()
-            .set_target_size(w, h)
-            .set_format(PdfBitmapFormat::BGRx)
-            .render_form_data(true);
-        let bitmap = page.render_with_config(&cfg).map_err(pdf_error)?;
-        let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
-        let raw = bitmap.as_raw_bytes();
-        let stride = raw.len().checked_div(bh).unwrap_or(0);
-        if stride < bw * 4 {
-            return Err(Error::BadPdf(format!(
-                "page {}: PDFium returned a short bitmap",
-                i + 1
-            )));
-        }
-        let mut gray = vec![0u8; bw * bh];
-        for y in 0..bh {
-            let row = &raw[y * stride..y * stride + bw * 4];
-            for (x, px) in row.chunks_exact(4).enumerate() {
-                gray[y * bw + x] = luma(px[2], px[1], px[0]);
-            }
-        }
-        drop(bitmap);
-        let page = PageImage {
-            index: i,
-            width: bw as u32,
-            height: bh as u32,
-            dpi,
-            gray,
-        };
+        let page = render_pdf_page(&page, i, path, opts)?;
         if !on_page(page) {
             break;
         }
     }
     Ok(n)
+}
+
+/// Render one PDF page (0-based `index`) to grey at `opts.dpi`, or lower where the page would
+/// exceed `opts.max_pixels`. Shared by whole-file streaming and page-range jobs (scale-out), so a
+/// page reads the same either way.
+pub fn render_pdf_page(
+    page: &PdfPage,
+    index: usize,
+    path: &Path,
+    opts: &RasterOptions,
+) -> Result<PageImage> {
+    let i = index;
+    let (wpt, hpt) = (page.width().value.abs(), page.height().value.abs());
+    if !(wpt.is_finite() && hpt.is_finite()) || wpt < 1.0 || hpt < 1.0 {
+        return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
+    }
+    let mut dpi = opts.dpi;
+    let px = |d: f32| {
+        (
+            (wpt / 72.0 * d).round() as u64,
+            (hpt / 72.0 * d).round() as u64,
+        )
+    };
+    let (w, h) = px(dpi);
+    if w * h > opts.max_pixels {
+        dpi *= ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01);
+        log::warn!(
+            "{}: page {} is very large; rendering at {:.0} dpi",
+            path.display(),
+            i + 1,
+            dpi
+        );
+    }
+    let (w, h) = px(dpi);
+    let (w, h) = (w.max(1) as i32, h.max(1) as i32);
+    // BGRx, not Gray: PDFium's grey bitmaps crashed on pages with filled vector shapes.
+    let cfg = PdfRenderConfig::new()
+        .set_target_size(w, h)
+        .set_format(PdfBitmapFormat::BGRx)
+        .render_form_data(true);
+    let bitmap = page.render_with_config(&cfg).map_err(pdf_error)?;
+    let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
+    let raw = bitmap.as_raw_bytes();
+    let stride = raw.len().checked_div(bh).unwrap_or(0);
+    if stride < bw * 4 {
+        return Err(Error::BadPdf(format!(
+            "page {}: PDFium returned a short bitmap",
+            i + 1
+        )));
+    }
+    let mut gray = vec![0u8; bw * bh];
+    for y in 0..bh {
+        let row = &raw[y * stride..y * stride + bw * 4];
+        for (x, px) in row.chunks_exact(4).enumerate() {
+            gray[y * bw + x] = luma(px[2], px[1], px[0]);
+        }
+    }
+    Ok(PageImage {
+        index: i,
+        width: bw as u32,
+        height: bh as u32,
+        dpi,
+        gray,
+    })
 }
 
 #[inline]

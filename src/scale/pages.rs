@@ -16,31 +16,13 @@ use pdfium_render::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 
-fn pdf_error(e: PdfiumError) -> Error {
-    match e {
-        PdfiumError::PdfiumLibraryInternalError(
-            PdfiumInternalError::PasswordError | PdfiumInternalError::SecurityError,
-        ) => Error::Encrypted,
-        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FormatError) => {
-            Error::BadPdf("not a valid PDF structure (truncated or corrupt)".into())
-        }
-        PdfiumError::PdfiumLibraryInternalError(PdfiumInternalError::FileError) => {
-            Error::BadPdf("file could not be opened by PDFium".into())
-        }
-        other => Error::BadPdf(other.to_string()),
-    }
-}
-
 /// Pages of a PDF (opens it, renders nothing).
 pub fn pdf_page_count(path: &Path, opts: &RasterOptions) -> Result<usize> {
     let pdfium = raster::pdfium(opts.pdfium.as_deref())?;
-    let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
+    let doc = pdfium
+        .load_pdf_from_file(path, None)
+        .map_err(raster::pdf_error)?;
     Ok(doc.pages().len() as usize)
-}
-
-#[inline]
-fn luma(r: u8, g: u8, b: u8) -> u8 {
-    ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114 + 500) / 1000) as u8
 }
 
 /// Render pages `first..=last` (1-based) of a PDF to `on_page`, one at a time, as
@@ -53,7 +35,9 @@ pub fn render_pdf_range(
     on_page: &mut dyn FnMut(PageImage, f64) -> Result<()>,
 ) -> Result<usize> {
     let pdfium = raster::pdfium(opts.pdfium.as_deref())?;
-    let doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
+    let doc = pdfium
+        .load_pdf_from_file(path, None)
+        .map_err(raster::pdf_error)?;
     let pages = doc.pages();
     let n = pages.len() as usize;
     if n == 0 {
@@ -69,59 +53,8 @@ pub fn render_pdf_range(
         let page = pages
             .get(i as PdfPageIndex)
             .map_err(|e| Error::BadPdf(format!("page {}: {e}", i + 1)))?;
-        let (wpt, hpt) = (page.width().value.abs(), page.height().value.abs());
-        if !(wpt.is_finite() && hpt.is_finite()) || wpt < 1.0 || hpt < 1.0 {
-            return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
-        }
-        let mut dpi = opts.dpi;
-        let px = |d: f32| {
-            (
-                (wpt / 72.0 * d).round() as u64,
-                (hpt / 72.0 * d).round() as u64,
-            )
-        };
-        let (w, h) = px(dpi);
-        if w * h > opts.max_pixels {
-            dpi *= ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01);
-            log::warn!(
-                "{}: page {} is very large; rendering at {:.0} dpi",
-                path.display(),
-                i + 1,
-                dpi
-            );
-        }
-        let (w, h) = px(dpi);
-        let (w, h) = (w.max(1) as i32, h.max(1) as i32);
-        let cfg = PdfRenderConfig::new()
-            .set_target_size(w, h)
-            .set_format(PdfBitmapFormat::BGRx)
-            .render_form_data(true);
-        let bitmap = page.render_with_config(&cfg).map_err(pdf_error)?;
-        let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
-        let raw = bitmap.as_raw_bytes();
-        let stride = raw.len().checked_div(bh).unwrap_or(0);
-        if stride < bw * 4 {
-            return Err(Error::BadPdf(format!(
-                "page {}: PDFium returned a short bitmap",
-                i + 1
-            )));
-        }
-        let mut gray = vec![0u8; bw * bh];
-        for y in 0..bh {
-            let row = &raw[y * stride..y * stride + bw * 4];
-            for (x, px) in row.chunks_exact(4).enumerate() {
-                gray[y * bw + x] = luma(px[2], px[1], px[0]);
-            }
-        }
-        drop(bitmap);
+        let image = raster::render_pdf_page(&page, i, path, opts)?;
         drop(page);
-        let image = PageImage {
-            index: i,
-            width: bw as u32,
-            height: bh as u32,
-            dpi,
-            gray,
-        };
         on_page(image, t0.elapsed().as_secs_f64() * 1e3)?;
     }
     Ok(n)
