@@ -19,6 +19,7 @@ pub mod raster;
 pub mod restore;
 pub mod scale;
 pub mod structure;
+pub mod tess_shim;
 pub mod text;
 pub mod watch;
 

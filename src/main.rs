@@ -420,6 +420,7 @@ fn info(a: InfoArgs) -> anyhow::Result<i32> {
         "tesseract_model": model_file.exists().then(|| model_file.display().to_string()),
         "pdfium": match &pdfium { Ok(p) => serde_json::json!(p.as_ref().map(|p| p.display().to_string())), Err(e) => serde_json::json!({"error": e.to_string()}) },
         "restore_model": match &model { Ok(m) => serde_json::json!(m.model_id), Err(e) => serde_json::json!({"error": e.to_string()}) },
+        "tesseract_png_shortcut": sohoa::tess_shim::active(),
         "omp_thread_limit": std::env::var("OMP_THREAD_LIMIT").ok(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     });

@@ -163,7 +163,10 @@ impl Engine {
         self.api
             .set_source_resolution(page.dpi.round().clamp(70.0, 2400.0) as i32)
             .map_err(ocr_err)?;
-        self.api.recognize().map_err(ocr_err)?;
+        {
+            let _scope = crate::tess_shim::RecognizeScope::enter();
+            self.api.recognize().map_err(ocr_err)?;
+        }
         let it = match self.api.get_iterator() {
             Ok(it) => it,
             Err(_) => return Ok(Vec::new()), // blank page: no result iterator

@@ -278,8 +278,8 @@ impl Pipeline {
     fn collect(
         &self,
         n_files: usize,
-        meta_rx: crossbeam_channel::Receiver<Msg>,
-        done_rx: crossbeam_channel::Receiver<Done>,
+        mut meta_rx: crossbeam_channel::Receiver<Msg>,
+        mut done_rx: crossbeam_channel::Receiver<Done>,
         events: &Mutex<&mut (dyn FnMut(Event) + Send)>,
         on_done: &mut dyn FnMut(usize, Result<Document>),
     ) {
@@ -312,7 +312,9 @@ impl Pipeline {
                         if st.error.is_none() { st.error = error; }
                     }
                     Ok(Msg::Page { .. }) => {}
-                    Err(_) => { meta_open = false; }
+                    // A disconnected receiver is always ready: swap in one that never is, or
+                    // select! spins on it and steals a core from OCR.
+                    Err(_) => { meta_open = false; meta_rx = crossbeam_channel::never(); }
                 },
                 recv(done_rx) -> d => match d {
                     Ok(Done::Page { file, result }) => {
@@ -323,7 +325,7 @@ impl Pipeline {
                             Err(e) => if st.error.is_none() { st.error = Some(e) },
                         }
                     }
-                    Err(_) => { done_open = false; }
+                    Err(_) => { done_open = false; done_rx = crossbeam_channel::never(); }
                 },
             }
             // Complete every file whose pages are all in.
