@@ -153,7 +153,9 @@ impl Pipeline {
         on_done: &mut dyn FnMut(usize, Result<Document>),
     ) {
         let jobs = self.opts.jobs;
-        let (page_tx, page_rx) = bounded::<Msg>(jobs * 2);
+        // One waiting page per worker: rendering is ~10x faster than OCR, so a deeper queue only
+        // holds more 9 MB page images in memory.
+        let (page_tx, page_rx) = bounded::<Msg>(jobs);
         let (done_tx, done_rx) = unbounded::<Done>();
         let (meta_tx, meta_rx) = unbounded::<Msg>();
         let events = Mutex::new(on_event);
@@ -257,6 +259,7 @@ impl Pipeline {
                                 } else {
                                     this.process_page(image, raster_ms)
                                 };
+                                release_freed_memory();
                                 if let Ok(mut ev) = events.lock() {
                                     (ev)(Event::PageDone {
                                         file,
@@ -482,5 +485,15 @@ impl Pipeline {
         } else {
             (lines, 0)
         })
+    }
+}
+
+/// Hands the pages that a finished page's buffers freed back to the OS. Page images, Tesseract's
+/// per-page pixes and PDFium's bitmaps are megabytes each and freed on different threads, so
+/// glibc's per-thread arenas otherwise keep a high-water mark that creeps up with every page.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
