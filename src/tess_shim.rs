@@ -81,7 +81,7 @@ impl Drop for RecognizeScope {
 pub fn active() -> bool {
     unsafe {
         let me = libc::dlsym(libc::RTLD_DEFAULT, c"pixWriteMem".as_ptr());
-        me as usize == pixWriteMem as *const () as usize
+        std::ptr::eq(me as *const (), pixWriteMem as *const ())
     }
 }
 
