@@ -388,7 +388,6 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
             source: std::io::Error::other("not a directory"),
         });
     }
-    std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
     let mut formats: Vec<Format> = Vec::new();
     for f in &opts.formats {
         if !formats.contains(f) {
@@ -398,6 +397,19 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
     if formats.is_empty() {
         formats = vec![Format::Json, Format::Text];
     }
+    // Outputs mirror the inputs' names, so with OUT = IN `x.pdf` would be replaced by its own
+    // searchable PDF: refuse before touching anything.
+    let same_dir =
+        matches!((in_dir.canonicalize(), out_dir.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same_dir && formats.contains(&Format::Pdf) {
+        return Err(Error::Write {
+            path: out_dir.clone(),
+            source: std::io::Error::other(
+                "is the input folder, and PDF output would overwrite the input PDFs: choose another output folder",
+            ),
+        });
+    }
+    std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
     // Text first, JSON last: a JSON that records the input's hash means the others are written.
     formats.sort_by_key(|f| matches!(f, Format::Json));
     let settings = Settings::of(pipeline);

@@ -238,6 +238,23 @@ fn batch_accounts_for_every_file_resumes_and_forces() {
 }
 
 #[test]
+fn batch_refuses_pdf_output_into_the_input_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let inp = tmp.path().join("in");
+    put(&root().join("samples/plan-page1.pdf"), &inp.join("x.pdf"));
+    let before = sha(&inp.join("x.pdf"));
+    let o = run(&["batch", s(&inp), s(&inp), "--formats", "pdf"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("overwrite the input PDFs"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(sha(&inp.join("x.pdf")), before);
+    assert_eq!(files(&inp), BTreeSet::from(["x.pdf".to_string()]));
+}
+
+#[test]
 fn batch_interrupted_writes_report_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let (inp, out) = (tmp.path().join("in"), tmp.path().join("out"));
