@@ -166,24 +166,46 @@ fn pdf_pages(
     on_count: &mut dyn FnMut(usize),
     on_page: &mut dyn FnMut(PageImage) -> bool,
 ) -> Result<usize> {
+    render_pdf_pages(
+        path,
+        opts,
+        &mut |n| {
+            on_count(n);
+            Ok(0..n)
+        },
+        &mut |page, _ms| on_page(page),
+    )
+}
+
+/// Open a PDF and render the pages `select` picks (0-based, given the page count) in order, each
+/// with its render time in ms, until `on_page` returns `false`. Returns the page count. Used by
+/// whole-file streaming and by scale-out page ranges alike.
+pub fn render_pdf_pages(
+    path: &Path,
+    opts: &RasterOptions,
+    select: &mut dyn FnMut(usize) -> Result<std::ops::Range<usize>>,
+    on_page: &mut dyn FnMut(PageImage, f64) -> bool,
+) -> Result<usize> {
     let pdfium = pdfium(opts.pdfium.as_deref())?;
     let mut doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
     let n = doc.pages().len() as usize;
     if n == 0 {
         return Err(Error::BadPdf("the PDF has no pages".into()));
     }
-    on_count(n);
-    for i in 0..n {
+    let pages = select(n)?;
+    for (done, i) in pages.enumerate() {
         // PDFium keeps every object it has parsed (a scan's image streams: ~1.3 MB a page) until
         // the document closes, so a 300-page PDF grew the process by ~400 MB. Reopening every
         // few pages keeps memory flat for any length; parsing the xref again costs ~1 ms.
-        if i > 0 && i % REOPEN_EVERY_PAGES == 0 {
+        if done > 0 && done % REOPEN_EVERY_PAGES == 0 {
             drop(doc);
             doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
         }
+        let t0 = std::time::Instant::now();
         let page = doc.pages().get(i as PdfPageIndex).map_err(pdf_error)?;
-        let page = render_pdf_page(&page, i, path, opts)?;
-        if !on_page(page) {
+        let image = render_pdf_page(&page, i, path, opts)?;
+        drop(page);
+        if !on_page(image, t0.elapsed().as_secs_f64() * 1e3) {
             break;
         }
     }

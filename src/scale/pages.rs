@@ -12,7 +12,6 @@ use crate::error::{Error, Result};
 use crate::input::{Kind, SourceInfo};
 use crate::pipeline::Pipeline;
 use crate::raster::{self, PageImage, RasterOptions};
-use pdfium_render::prelude::*;
 use std::path::Path;
 use std::time::Instant;
 
@@ -34,30 +33,27 @@ pub fn render_pdf_range(
     last: usize,
     on_page: &mut dyn FnMut(PageImage, f64) -> Result<()>,
 ) -> Result<usize> {
-    let pdfium = raster::pdfium(opts.pdfium.as_deref())?;
-    let doc = pdfium
-        .load_pdf_from_file(path, None)
-        .map_err(raster::pdf_error)?;
-    let pages = doc.pages();
-    let n = pages.len() as usize;
-    if n == 0 {
-        return Err(Error::BadPdf("the PDF has no pages".into()));
-    }
-    if first == 0 || last < first || last > n {
-        return Err(Error::BadPdf(format!(
-            "pages {first}-{last} asked of a PDF of {n} pages (it changed since it was submitted?)"
-        )));
-    }
-    for i in first - 1..last {
-        let t0 = Instant::now();
-        let page = pages
-            .get(i as PdfPageIndex)
-            .map_err(|e| Error::BadPdf(format!("page {}: {e}", i + 1)))?;
-        let image = raster::render_pdf_page(&page, i, path, opts)?;
-        drop(page);
-        on_page(image, t0.elapsed().as_secs_f64() * 1e3)?;
-    }
-    Ok(n)
+    let mut failed = None;
+    let n = raster::render_pdf_pages(
+        path,
+        opts,
+        &mut |n| {
+            if first == 0 || last < first || last > n {
+                return Err(Error::BadPdf(format!(
+                    "pages {first}-{last} asked of a PDF of {n} pages (it changed since it was submitted?)"
+                )));
+            }
+            Ok(first - 1..last)
+        },
+        &mut |image, ms| match on_page(image, ms) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        },
+    )?;
+    failed.map_or(Ok(n), Err)
 }
 
 /// OCR pages `range` (1-based, inclusive; `None`: all) of a file whose kind is known, one page
