@@ -66,6 +66,12 @@ pub struct SourceInfo {
 
 /// Read the head of a file and hash all of it (streaming: a 2 GB PDF is never held in memory).
 pub fn inspect(path: &Path) -> Result<(Kind, String, u64)> {
+    let (sha, head, total) = hash_with_head(path)?;
+    Ok((sniff(&head)?, sha, total))
+}
+
+/// One pass over a file: its SHA-256 (hex), its first 1,024 bytes and its length.
+pub fn hash_with_head(path: &Path) -> Result<(String, Vec<u8>, u64)> {
     let read_err = |e| Error::Read {
         path: path.to_path_buf(),
         source: e,
@@ -94,8 +100,7 @@ pub fn inspect(path: &Path) -> Result<(Kind, String, u64)> {
         hasher.update(&buf[..n]);
         total += n as u64;
     }
-    let kind = sniff(&head)?;
-    Ok((kind, hex(&hasher.finalize()), total))
+    Ok((hex(&hasher.finalize()), head, total))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

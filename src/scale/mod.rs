@@ -162,18 +162,6 @@ pub fn split(pages: usize, per_job: usize) -> Vec<Option<[usize; 2]>> {
         .collect()
 }
 
-/// What a file's first bytes say it is.
-fn sniff(path: &Path) -> Option<Kind> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(1024);
-    std::fs::File::open(path)
-        .ok()?
-        .take(1024)
-        .read_to_end(&mut head)
-        .ok()?;
-    input::sniff(&head).ok()
-}
-
 /// Enqueue a tree. See the module documentation.
 pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitSummary> {
     let input = opts
@@ -280,9 +268,9 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
             .par_iter()
             .map(|rel| {
                 let path = in_store.path(rel);
-                let sha = match batch::sha256_file(&path) {
-                    Ok(s) => s,
-                    Err(e) => return Plan::Unreadable(Error::Read { path, source: e }),
+                let (sha, head, _) = match input::hash_with_head(&path) {
+                    Ok(x) => x,
+                    Err(e) => return Plan::Unreadable(e),
                 };
                 let base = &bases[rel];
                 let outs: Vec<String> = formats
@@ -305,7 +293,7 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                 let kind = Kind::by_extension(Path::new(rel)).unwrap_or(Kind::Pdf);
                 // What the bytes say decides; a file that does not open as a PDF gets one job,
                 // and the worker reports why it fails.
-                let pages = match sniff(&path) {
+                let pages = match input::sniff(&head).ok() {
                     Some(Kind::Pdf) => match pages::pdf_page_count(&path, &raster) {
                         Ok(n) => n,
                         Err(e @ Error::Missing { .. }) => {
