@@ -101,6 +101,9 @@ pub struct Settings {
     pub tesseract: String,
     pub lang: String,
     pub psm: i32,
+    /// `--tess-var` settings as KEY=VALUE (absent in state written before they existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tess_vars: Vec<String>,
     pub restore_model: Option<String>,
     pub dpi: f32,
     pub image_dpi: f32,
@@ -116,6 +119,7 @@ impl Settings {
             tesseract: e.tesseract,
             lang: e.lang,
             psm: o.ocr.psm,
+            tess_vars: o.ocr.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             restore_model: e.restore_model,
             dpi: o.raster.dpi,
             image_dpi: o.raster.image_dpi,

@@ -129,6 +129,9 @@ pub struct EngineInfo {
     /// Restoration model (file name and sha256 prefix), absent when restoration is off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_model: Option<String>,
+    /// Tesseract variables set on the engines: sohoa's speed settings, then `--tess-var`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tesseract_vars: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -47,6 +47,9 @@ pub enum Error {
     },
     #[error("interrupted")]
     Interrupted,
+    /// A setting the engine refused (an unknown `--tess-var`, say).
+    #[error("invalid setting: {0}")]
+    Config(String),
 }
 
 impl Error {
@@ -57,6 +60,7 @@ impl Error {
             Error::Missing { .. } | Error::Model(_) => exit::MISSING_DEPENDENCY,
             Error::Write { .. } => exit::OUTPUT_ERROR,
             Error::Interrupted => exit::INTERRUPTED,
+            Error::Config(_) => exit::USAGE,
             _ => exit::BAD_INPUT,
         }
     }
@@ -76,6 +80,7 @@ impl Error {
             Error::Read { .. } => "unreadable",
             Error::Write { .. } => "write",
             Error::Interrupted => "interrupted",
+            Error::Config(_) => "config",
         }
     }
 }

@@ -75,6 +75,10 @@ struct EngineArgs {
     /// Tesseract tessdata directory [default: $SOHOA_TESSDATA, $TESSDATA_PREFIX, Debian's].
     #[arg(long)]
     tessdata: Option<PathBuf>,
+    /// Set a Tesseract variable, like `tesseract -c KEY=VALUE` (repeatable), e.g.
+    /// `--tess-var preserve_interword_spaces=1`. An unknown name is an error.
+    #[arg(long = "tess-var", value_name = "KEY=VALUE", value_parser = parse_tess_var)]
+    tess_vars: Vec<(String, String)>,
     /// Path of libpdfium.so [default: $SOHOA_PDFIUM, third_party/pdfium, system].
     #[arg(long, env = "SOHOA_PDFIUM")]
     pdfium: Option<PathBuf>,
@@ -82,6 +86,13 @@ struct EngineArgs {
     /// built-in one.
     #[arg(long, env = "SOHOA_MODEL")]
     model: Option<PathBuf>,
+}
+
+fn parse_tess_var(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
 }
 
 impl EngineArgs {
@@ -99,6 +110,7 @@ impl EngineArgs {
         if let Some(t) = &self.tessdata {
             o.ocr.tessdata = t.clone();
         }
+        o.ocr.vars = self.tess_vars.clone();
         o.model_dir = self.model.clone();
         o
     }

@@ -18,7 +18,18 @@ pub struct OcrOptions {
     pub lang: String,
     /// Tesseract page segmentation mode (3 = automatic, the right default for letters and plans).
     pub psm: i32,
+    /// Tesseract variables set on every engine after sohoa's own (`tesseract -c KEY=VALUE`).
+    pub vars: Vec<(String, String)>,
 }
+
+/// Tesseract variables sohoa sets on every engine, for speed. Each was checked to leave the text
+/// of every scans-dev page, the Vietnamese peer scans and the typewriter peer files unchanged
+/// (docs/performance.md).
+///
+/// `textord_disable_pitch_test`: the dynamic-programming fixed-pitch test (`FPCUTPT::assign`,
+/// `check_pitch_sync2`) took ~2.5 % of all CPU. It only decides how the legacy classifier chops
+/// typewritten rows; the LSTM recogniser reads the whole line either way.
+pub const SPEED_VARS: [(&str, &str); 1] = [("textord_disable_pitch_test", "1")];
 
 impl Default for OcrOptions {
     fn default() -> Self {
@@ -26,6 +37,7 @@ impl Default for OcrOptions {
             tessdata: default_tessdata(),
             lang: DEFAULT_LANG.into(),
             psm: 3,
+            vars: Vec::new(),
         }
     }
 }
@@ -115,6 +127,17 @@ impl Engine {
         api.set_page_seg_mode(TessPageSegMode::from_int(opts.psm))
             .map_err(ocr_err)?;
         let _ = api.set_variable("debug_file", "/dev/null");
+        for (k, v) in SPEED_VARS
+            .iter()
+            .map(|&(k, v)| (k, v))
+            .chain(opts.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        {
+            api.set_variable(k, v).map_err(|_| {
+                Error::Config(format!(
+                    "Tesseract has no variable {k:?} (or refused {v:?})"
+                ))
+            })?;
+        }
         Ok(Engine {
             api,
             opts: opts.clone(),

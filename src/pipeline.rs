@@ -129,6 +129,11 @@ impl Pipeline {
             lang: self.opts.ocr.lang.clone(),
             tessdata: self.opts.ocr.tessdata.display().to_string(),
             restore_model: self.restorer.as_ref().map(|r| r.model_id.clone()),
+            tesseract_vars: crate::ocr::SPEED_VARS
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .chain(self.opts.ocr.vars.iter().map(|(k, v)| format!("{k}={v}")))
+                .collect(),
         }
     }
 

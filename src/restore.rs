@@ -19,8 +19,35 @@ static EMBEDDED_LM: &str = include_str!("../models/vi_bigrams.tsv");
 /// Lines are cut into pieces of at most this many characters (at spaces) before tagging; the
 /// model sees about 30 characters either side, so longer pieces gain nothing.
 const MAX_PIECE: usize = 160;
-/// Sequences run through the model together (padded to the longest).
+/// Most sequences run through the model together (padded to the longest).
 const BATCH: usize = 32;
+/// How far (in characters, either side) the tagger looks: the sum of its eight dilations
+/// (1, 2, 4, 8, 1, 2, 4, 8, kernel 3). A character's distribution depends on nothing further.
+const RECEPTIVE_FIELD: usize = 30;
+
+/// PAD tokens after every piece. In training nearly every sequence was followed by PAD (batches
+/// of 64 pieces of mixed length), so the tagger reads the last syllable of a piece best with PAD
+/// after it rather than the convolutions' zero padding; 8 covers a syllable and its space.
+/// (Without them, tight batches lost a syllable each on two peer scans.)
+const END_PAD: usize = 8;
+
+/// Whitespace-separated tokens of a line as char ranges.
+fn token_spans(cs: &[char]) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < cs.len() {
+        if cs[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < cs.len() && !cs[i].is_whitespace() {
+            i += 1;
+        }
+        spans.push((start, i));
+    }
+    spans
+}
 
 const VOWELS: [(&str, char); 12] = [
     ("aàảãáạ", 'a'),
@@ -522,22 +549,72 @@ impl Restorer {
         priors: Option<&[Vec<Prior>]>,
         mode: Mode,
     ) -> Result<Vec<RestoredLine>> {
-        // Cut every line into pieces (char ranges) and tag all pieces in length-sorted batches.
         let chars: Vec<Vec<char>> = lines.iter().map(|l| l.chars().collect()).collect();
+        let whole: Vec<Vec<(usize, usize)>> = chars.iter().map(|c| vec![(0, c.len())]).collect();
+        self.restore_chars(&chars, &whole, None, priors, mode)
+    }
+
+    /// Tag `ranges[i]` of each line (char ranges; characters outside them get no
+    /// distribution, which makes a token touching them keep its reading) and decode. Tokens
+    /// marked in `sure` keep their reading whatever the tagger says.
+    fn restore_chars(
+        &self,
+        chars: &[Vec<char>],
+        ranges: &[Vec<(usize, usize)>],
+        sure: Option<&[Vec<bool>]>,
+        priors: Option<&[Vec<Prior>]>,
+        mode: Mode,
+    ) -> Result<Vec<RestoredLine>> {
+        let mut probs = self.tag(chars, ranges)?;
+        if let Some(sure) = sure {
+            for (li, cs) in chars.iter().enumerate() {
+                let spans = token_spans(cs);
+                if spans.len() != sure[li].len() {
+                    continue;
+                }
+                for (&(s, e), _) in spans.iter().zip(&sure[li]).filter(|(_, &sure)| sure) {
+                    probs[li][s..e].iter_mut().for_each(Vec::clear);
+                }
+            }
+        }
+        Ok(chars
+            .iter()
+            .enumerate()
+            .map(|(li, cs)| {
+                self.decode_line(
+                    cs,
+                    &probs[li],
+                    priors.and_then(|p| p.get(li)).map(|v| v.as_slice()),
+                    mode,
+                )
+            })
+            .collect())
+    }
+
+    /// The tagger's log-probabilities for the characters in `ranges[i]` of each line
+    /// (`probs[line][char]`; empty outside the ranges).
+    fn tag(
+        &self,
+        chars: &[Vec<char>],
+        ranges: &[Vec<(usize, usize)>],
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
+        // Cut every range into pieces and tag all pieces in length-sorted batches.
         let mut pieces: Vec<(usize, usize, usize)> = Vec::new(); // (line, start, end)
         for (li, cs) in chars.iter().enumerate() {
-            let mut start = 0;
-            while start < cs.len() {
-                let mut end = (start + MAX_PIECE).min(cs.len());
-                if end < cs.len() {
-                    if let Some(sp) = cs[start..end].iter().rposition(|c| c.is_whitespace()) {
-                        if sp > 0 {
-                            end = start + sp;
+            for &(mut start, stop) in &ranges[li] {
+                let stop = stop.min(cs.len());
+                while start < stop {
+                    let mut end = (start + MAX_PIECE).min(stop);
+                    if end < stop {
+                        if let Some(sp) = cs[start..end].iter().rposition(|c| c.is_whitespace()) {
+                            if sp > 0 {
+                                end = start + sp;
+                            }
                         }
                     }
+                    pieces.push((li, start, end));
+                    start = end;
                 }
-                pieces.push((li, start, end));
-                start = end;
             }
         }
         let mut order: Vec<usize> = (0..pieces.len()).collect();
@@ -545,16 +622,33 @@ impl Restorer {
         // probs[line][char] = log-probabilities of the classes for that char
         let mut probs: Vec<Vec<Vec<f32>>> =
             chars.iter().map(|c| vec![Vec::new(); c.len()]).collect();
-        for batch in order.chunks(BATCH) {
-            let t = batch
+        // Batches of pieces of nearly the same length: every piece is padded to the longest in
+        // its batch, and padding costs as much as text (one batch of 32 had been 65 % padding).
+        let mut batches: Vec<&[usize]> = Vec::new();
+        let mut first = 0;
+        for k in 1..=order.len() {
+            let len = |k: usize| pieces[order[k]].2 - pieces[order[k]].1;
+            if k == order.len() || k - first == BATCH || len(k) * 10 > len(first) * 11 {
+                batches.push(&order[first..k]);
+                first = k;
+            }
+        }
+        let (mut real, mut padded) = (0usize, 0usize);
+        for batch in batches {
+            let longest = batch
                 .iter()
                 .map(|&i| pieces[i].2 - pieces[i].1)
                 .max()
                 .unwrap_or(0);
-
-            if t == 0 {
+            if longest == 0 {
                 continue;
             }
+            let t = longest + END_PAD;
+            real += batch
+                .iter()
+                .map(|&i| pieces[i].2 - pieces[i].1)
+                .sum::<usize>();
+            padded += t * batch.len();
             let mut ids = vec![self.vocab.pad; batch.len() * t];
             for (b, &pi) in batch.iter().enumerate() {
                 let (li, s, e) = pieces[pi];
@@ -581,24 +675,15 @@ impl Restorer {
                 }
             }
         }
-        Ok(chars
-            .iter()
-            .enumerate()
-            .map(|(li, cs)| {
-                self.decode_line(
-                    cs,
-                    &probs[li],
-                    priors.and_then(|p| p.get(li)).map(|v| v.as_slice()),
-                    mode,
-                )
-            })
-            .collect())
+        log::debug!("restore: {real} chars tagged, {padded} with padding");
+        Ok(probs)
     }
 
     /// Restore OCR lines in place: each word's `text` becomes its restored reading (its
-    /// `ocr_text` stays). Lines whose every word Tesseract read with high confidence as a valid
-    /// syllable (or a protected token) are left as read without running the model: the
-    /// decoder would not overrule such words anyway, and on clean scans that is most lines.
+    /// `ocr_text` stays). Words Tesseract read with high confidence as a valid syllable (or a
+    /// protected token) are taken as read and get no `restore_conf`: the decoder would not
+    /// overrule them anyway. The model runs only around the other words, so lines made only of
+    /// such words (on clean scans, most lines) cost nothing.
     pub fn restore_ocr_lines(&self, lines: &mut [crate::doc::Line]) -> Result<()> {
         let mode = Mode::of(
             &lines
@@ -606,35 +691,72 @@ impl Restorer {
                 .map(|l| l.ocr_text.as_str())
                 .collect::<Vec<_>>(),
         );
-        let confident = |l: &crate::doc::Line| {
+        let confident = |w: &crate::doc::Word| {
+            let core: String = w.ocr_text.chars().filter(|c| c.is_alphanumeric()).collect();
             mode == Mode::Marked
-                && l.words.iter().all(|w| {
-                    let core: String = w.ocr_text.chars().filter(|c| c.is_alphanumeric()).collect();
-                    w.conf >= SKIP_CONF
-                        && (core.is_empty()
-                            || core.chars().any(|c| c.is_ascii_digit())
-                            || self.lexicon.contains(&core.to_lowercase()))
-                })
+                && w.conf >= SKIP_CONF
+                && (core.is_empty()
+                    || core.chars().any(|c| c.is_ascii_digit())
+                    || self.lexicon.contains(&core.to_lowercase()))
         };
-        let todo: Vec<usize> = (0..lines.len())
-            .filter(|&i| !confident(&lines[i]))
+        let sure: Vec<Vec<bool>> = lines
+            .iter()
+            .map(|l| l.words.iter().map(confident).collect())
             .collect();
-        let texts: Vec<&str> = todo.iter().map(|&i| lines[i].ocr_text.as_str()).collect();
+        let todo: Vec<usize> = (0..lines.len())
+            .filter(|&i| !sure[i].iter().all(|&s| s))
+            .collect();
+        let chars: Vec<Vec<char>> = todo
+            .iter()
+            .map(|&i| lines[i].ocr_text.chars().collect())
+            .collect();
+        // Only the words that need it are tagged, each with the model's whole context
+        // (RECEPTIVE_FIELD characters either side), so their distributions are exactly what
+        // tagging the whole line would give; the sure words around them keep their reading.
+        let ranges: Vec<Vec<(usize, usize)>> = todo
+            .iter()
+            .zip(&chars)
+            .map(|(&i, cs)| {
+                let spans = token_spans(cs);
+                if spans.len() != lines[i].words.len() {
+                    return vec![(0, cs.len())];
+                }
+                let mut out: Vec<(usize, usize)> = Vec::new();
+                for (&(s, e), &sure) in spans.iter().zip(&sure[i]) {
+                    if sure {
+                        continue;
+                    }
+                    let (a, b) = (
+                        s.saturating_sub(RECEPTIVE_FIELD),
+                        (e + RECEPTIVE_FIELD).min(cs.len()),
+                    );
+                    match out.last_mut() {
+                        Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                        _ => out.push((a, b)),
+                    }
+                }
+                out
+            })
+            .collect();
         let priors: Vec<Vec<Prior>> = todo
             .iter()
             .map(|&i| lines[i].words.iter().map(|w| Some(w.conf)).collect())
             .collect();
-        let restored = self.restore_lines_in_mode(&texts, Some(&priors), mode)?;
+        let sure_todo: Vec<Vec<bool>> = todo.iter().map(|&i| sure[i].clone()).collect();
+        let restored =
+            self.restore_chars(&chars, &ranges, Some(&sure_todo), Some(&priors), mode)?;
         for (&i, rl) in todo.iter().zip(restored) {
             let line = &mut lines[i];
             if rl.tokens.len() == line.words.len() {
-                let mut conf = 1.0f32;
-                for (w, t) in line.words.iter_mut().zip(rl.tokens) {
+                let mut conf: Option<f32> = None;
+                for ((w, t), &sure) in line.words.iter_mut().zip(rl.tokens).zip(&sure[i]) {
                     w.text = t.text;
-                    w.restore_conf = Some(t.conf);
-                    conf = conf.min(t.conf);
+                    if !sure {
+                        w.restore_conf = Some(t.conf);
+                        conf = Some(conf.map_or(t.conf, |c| c.min(t.conf)));
+                    }
                 }
-                line.restore_conf = Some(conf);
+                line.restore_conf = conf;
             }
         }
         for line in lines.iter_mut() {
@@ -662,19 +784,7 @@ impl Restorer {
         mode: Mode,
     ) -> RestoredLine {
         // Tokens (whitespace-separated char ranges) and their candidate readings.
-        let mut spans = Vec::new();
-        let mut i = 0;
-        while i < cs.len() {
-            if cs[i].is_whitespace() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < cs.len() && !cs[i].is_whitespace() {
-                i += 1;
-            }
-            spans.push((start, i));
-        }
+        let spans = token_spans(cs);
         let plans: Vec<Plan> = spans
             .iter()
             .enumerate()
@@ -1015,5 +1125,49 @@ mod tests {
             assert!(protected(&t.chars().collect::<Vec<_>>()), "{t}");
         }
         assert!(!protected(&"hoach".chars().collect::<Vec<_>>()));
+    }
+
+    #[test]
+    fn a_word_tagged_with_its_receptive_field_reads_as_in_the_whole_line() {
+        let r = Restorer::embedded().unwrap();
+        let line: Vec<char> =
+            "Ủy ban nhân dân tỉnh ban hành Ké hoach thực hiện công tác d6i ngoai năm 2024 trên địa bàn"
+                .chars()
+                .collect();
+        let spans = token_spans(&line);
+        let (s, e) = spans[7]; // "hoach"
+        let window = (s - RECEPTIVE_FIELD, (e + RECEPTIVE_FIELD).min(line.len()));
+        let whole = r.tag(&[line.clone()], &[vec![(0, line.len())]]).unwrap();
+        let part = r.tag(&[line.clone()], &[vec![window]]).unwrap();
+        assert!(part[0][..window.0].iter().all(Vec::is_empty));
+        for k in s..e {
+            for (a, b) in whole[0][k].iter().zip(&part[0][k]) {
+                assert!((a - b).abs() < 1e-3, "char {k}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn confident_valid_words_are_kept_and_the_others_restored() {
+        use crate::doc::{Line, Word};
+        let r = Restorer::embedded().unwrap();
+        let mut line = Line::new([0, 0, 100, 10], 80.0, 0);
+        for (w, conf) in [
+            ("Ké", 60.0),
+            ("hoach", 55.0),
+            ("thực", 97.0),
+            ("hiện", 96.0),
+        ] {
+            line.words.push(Word::new(w.into(), [0, 0, 1, 1], conf));
+        }
+        line.refresh_text();
+        let mut lines = vec![line];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        let l = &lines[0];
+        assert_eq!(l.text, "Kế hoạch thực hiện");
+        assert!(l.words[0].restore_conf.is_some() && l.words[1].restore_conf.is_some());
+        // Read at >= 95 as valid syllables: taken as read, not re-scored.
+        assert_eq!(l.words[2].restore_conf, None);
+        assert_eq!(l.words[3].restore_conf, None);
     }
 }

@@ -186,6 +186,44 @@ fn one_bad_file_among_good_ones_exits_4_and_keeps_the_rest() {
 }
 
 #[test]
+fn tess_var_reaches_tesseract_and_an_unknown_one_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("page.json");
+    let o = sohoa(&[
+        "scan",
+        &sample("plan-medium-crop.png"),
+        "--tess-var",
+        "preserve_interword_spaces=1",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let vars: Vec<&str> = v["engine"]["tesseract_vars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        vars,
+        [
+            "textord_disable_pitch_test=1",
+            "preserve_interword_spaces=1"
+        ]
+    );
+
+    let o = sohoa(&[
+        "scan",
+        &sample("plan-medium-crop.png"),
+        "--tess-var",
+        "no_such_variable=1",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no_such_variable"), "{}", stderr(&o));
+}
+
+#[test]
 fn missing_tesseract_model_exits_3_with_the_fix() {
     let o = sohoa(&[
         "scan",

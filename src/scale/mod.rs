@@ -1117,6 +1117,7 @@ fn default_settings() -> Settings {
         tesseract: crate::ocr::tesseract_version(),
         lang: o.ocr.lang,
         psm: o.ocr.psm,
+        tess_vars: Vec::new(),
         restore_model: None,
         dpi: o.raster.dpi,
         image_dpi: o.raster.image_dpi,
