@@ -1137,8 +1137,10 @@ mod tests {
         let spans = token_spans(&line);
         let (s, e) = spans[7]; // "hoach"
         let window = (s - RECEPTIVE_FIELD, (e + RECEPTIVE_FIELD).min(line.len()));
-        let whole = r.tag(&[line.clone()], &[vec![(0, line.len())]]).unwrap();
-        let part = r.tag(&[line.clone()], &[vec![window]]).unwrap();
+        let whole = r
+            .tag(std::slice::from_ref(&line), &[vec![(0, line.len())]])
+            .unwrap();
+        let part = r.tag(std::slice::from_ref(&line), &[vec![window]]).unwrap();
         assert!(part[0][..window.0].iter().all(Vec::is_empty));
         for k in s..e {
             for (a, b) in whole[0][k].iter().zip(&part[0][k]) {
