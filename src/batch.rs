@@ -119,7 +119,7 @@ impl Settings {
             tesseract: e.tesseract,
             lang: e.lang,
             psm: o.ocr.psm,
-            tess_vars: o.ocr.vars.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            tess_vars: o.ocr.var_strings().collect(),
             restore_model: e.restore_model,
             dpi: o.raster.dpi,
             image_dpi: o.raster.image_dpi,

@@ -22,6 +22,13 @@ pub struct OcrOptions {
     pub vars: Vec<(String, String)>,
 }
 
+impl OcrOptions {
+    /// `--tess-var` settings as `KEY=VALUE`, in the order they are set.
+    pub fn var_strings(&self) -> impl Iterator<Item = String> + '_ {
+        self.vars.iter().map(|(k, v)| format!("{k}={v}"))
+    }
+}
+
 /// Tesseract variables sohoa sets on every engine, for speed. Each was checked to leave the text
 /// of every scans-dev page, the Vietnamese peer scans and the typewriter peer files unchanged
 /// (docs/performance.md).

@@ -132,7 +132,7 @@ impl Pipeline {
             tesseract_vars: crate::ocr::SPEED_VARS
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
-                .chain(self.opts.ocr.vars.iter().map(|(k, v)| format!("{k}={v}")))
+                .chain(self.opts.ocr.var_strings())
                 .collect(),
         }
     }

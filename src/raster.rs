@@ -193,7 +193,7 @@ pub fn render_pdf_pages(
         return Err(Error::BadPdf("the PDF has no pages".into()));
     }
     let pages = select(n)?;
-    let mut bitmap = BitmapCache::default();
+    let mut bitmap: BitmapCache = None;
     for (done, i) in pages.enumerate() {
         // PDFium keeps every object it has parsed (a scan's image streams: ~1.3 MB a page) until
         // the document closes, so a 300-page PDF grew the process by ~400 MB. Reopening every
@@ -224,15 +224,12 @@ pub fn render_pdf_page(
     path: &Path,
     opts: &RasterOptions,
 ) -> Result<PageImage> {
-    render_page(page, index, path, opts, &mut BitmapCache::default())
+    render_page(page, index, path, opts, &mut None)
 }
 
 /// The last page's PDFium bitmap, kept for the next page of the same size. A 300 dpi A4 BGRx
 /// bitmap is 35 MB; allocating it afresh for every page cost ~8,700 page faults a page.
-#[derive(Default)]
-struct BitmapCache<'a> {
-    bitmap: Option<((i32, i32), PdfBitmap<'a>)>,
-}
+type BitmapCache<'a> = Option<((i32, i32), PdfBitmap<'a>)>;
 
 fn render_page(
     page: &PdfPage,
@@ -270,16 +267,12 @@ fn render_page(
         .set_target_size(w, h)
         .set_format(PdfBitmapFormat::BGRx)
         .render_form_data(true);
-    if cache
-        .bitmap
-        .as_ref()
-        .is_none_or(|(size, _)| *size != (w, h))
-    {
-        cache.bitmap = None; // free the old one before making the new
+    if cache.as_ref().is_none_or(|(size, _)| *size != (w, h)) {
+        *cache = None; // free the old one before making the new
         let b = PdfBitmap::empty(w, h, PdfBitmapFormat::BGRx).map_err(pdf_error)?;
-        cache.bitmap = Some(((w, h), b));
+        *cache = Some(((w, h), b));
     }
-    let (_, bitmap) = cache.bitmap.as_mut().expect("made above");
+    let (_, bitmap) = cache.as_mut().expect("made above");
     // PDFium clears the bitmap to white before it renders (PdfRenderConfig's default).
     page.render_into_bitmap_with_config(bitmap, &cfg)
         .map_err(pdf_error)?;

@@ -551,30 +551,24 @@ impl Restorer {
     ) -> Result<Vec<RestoredLine>> {
         let chars: Vec<Vec<char>> = lines.iter().map(|l| l.chars().collect()).collect();
         let whole: Vec<Vec<(usize, usize)>> = chars.iter().map(|c| vec![(0, c.len())]).collect();
-        self.restore_chars(&chars, &whole, None, priors, mode)
+        self.restore_chars(&chars, &whole, &vec![Vec::new(); chars.len()], priors, mode)
     }
 
     /// Tag `ranges[i]` of each line (char ranges; characters outside them get no
-    /// distribution, which makes a token touching them keep its reading) and decode. Tokens
-    /// marked in `sure` keep their reading whatever the tagger says.
+    /// distribution, which makes a token touching them keep its reading) and decode. The
+    /// tokens at the char ranges `keep[i]` keep their reading whatever the tagger says.
     fn restore_chars(
         &self,
         chars: &[Vec<char>],
         ranges: &[Vec<(usize, usize)>],
-        sure: Option<&[Vec<bool>]>,
+        keep: &[Vec<(usize, usize)>],
         priors: Option<&[Vec<Prior>]>,
         mode: Mode,
     ) -> Result<Vec<RestoredLine>> {
         let mut probs = self.tag(chars, ranges)?;
-        if let Some(sure) = sure {
-            for (li, cs) in chars.iter().enumerate() {
-                let spans = token_spans(cs);
-                if spans.len() != sure[li].len() {
-                    continue;
-                }
-                for (&(s, e), _) in spans.iter().zip(&sure[li]).filter(|(_, &sure)| sure) {
-                    probs[li][s..e].iter_mut().for_each(Vec::clear);
-                }
+        for (line, spans) in probs.iter_mut().zip(keep) {
+            for &(s, e) in spans {
+                line[s..e].iter_mut().for_each(Vec::clear);
             }
         }
         Ok(chars
@@ -635,19 +629,14 @@ impl Restorer {
         }
         let (mut real, mut padded) = (0usize, 0usize);
         for batch in batches {
-            let longest = batch
-                .iter()
-                .map(|&i| pieces[i].2 - pieces[i].1)
-                .max()
-                .unwrap_or(0);
+            // Sorted by length: the last piece is the longest.
+            let len = |&i: &usize| pieces[i].2 - pieces[i].1;
+            let longest = batch.last().map_or(0, len);
             if longest == 0 {
                 continue;
             }
             let t = longest + END_PAD;
-            real += batch
-                .iter()
-                .map(|&i| pieces[i].2 - pieces[i].1)
-                .sum::<usize>();
+            real += batch.iter().map(len).sum::<usize>();
             padded += t * batch.len();
             let mut ids = vec![self.vocab.pad; batch.len() * t];
             for (b, &pi) in batch.iter().enumerate() {
@@ -713,38 +702,37 @@ impl Restorer {
         // Only the words that need it are tagged, each with the model's whole context
         // (RECEPTIVE_FIELD characters either side), so their distributions are exactly what
         // tagging the whole line would give; the sure words around them keep their reading.
-        let ranges: Vec<Vec<(usize, usize)>> = todo
-            .iter()
-            .zip(&chars)
-            .map(|(&i, cs)| {
-                let spans = token_spans(cs);
-                if spans.len() != lines[i].words.len() {
-                    return vec![(0, cs.len())];
+        let (mut ranges, mut keep) = (Vec::new(), Vec::new());
+        for (&i, cs) in todo.iter().zip(&chars) {
+            let spans = token_spans(cs);
+            if spans.len() != lines[i].words.len() {
+                ranges.push(vec![(0, cs.len())]);
+                keep.push(Vec::new());
+                continue;
+            }
+            let (mut tag, mut sure_spans): (Vec<(usize, usize)>, _) = (Vec::new(), Vec::new());
+            for (&(s, e), &sure) in spans.iter().zip(&sure[i]) {
+                if sure {
+                    sure_spans.push((s, e));
+                    continue;
                 }
-                let mut out: Vec<(usize, usize)> = Vec::new();
-                for (&(s, e), &sure) in spans.iter().zip(&sure[i]) {
-                    if sure {
-                        continue;
-                    }
-                    let (a, b) = (
-                        s.saturating_sub(RECEPTIVE_FIELD),
-                        (e + RECEPTIVE_FIELD).min(cs.len()),
-                    );
-                    match out.last_mut() {
-                        Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                        _ => out.push((a, b)),
-                    }
+                let (a, b) = (
+                    s.saturating_sub(RECEPTIVE_FIELD),
+                    (e + RECEPTIVE_FIELD).min(cs.len()),
+                );
+                match tag.last_mut() {
+                    Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                    _ => tag.push((a, b)),
                 }
-                out
-            })
-            .collect();
+            }
+            ranges.push(tag);
+            keep.push(sure_spans);
+        }
         let priors: Vec<Vec<Prior>> = todo
             .iter()
             .map(|&i| lines[i].words.iter().map(|w| Some(w.conf)).collect())
             .collect();
-        let sure_todo: Vec<Vec<bool>> = todo.iter().map(|&i| sure[i].clone()).collect();
-        let restored =
-            self.restore_chars(&chars, &ranges, Some(&sure_todo), Some(&priors), mode)?;
+        let restored = self.restore_chars(&chars, &ranges, &keep, Some(&priors), mode)?;
         for (&i, rl) in todo.iter().zip(restored) {
             let line = &mut lines[i];
             if rl.tokens.len() == line.words.len() {

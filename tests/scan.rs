@@ -65,19 +65,23 @@ fn text_output_is_nfc() {
     assert!(cer < 4.0, "CER {cer:.2}% WER {wer:.2}%");
 }
 
-#[test]
-fn json_follows_schema_sohoa_1() {
+/// `sohoa scan FILE ARGS... -o page.json`: its output and the JSON it wrote.
+fn scan_json(file: &str, args: &[&str]) -> (Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("page.json");
-    let o = sohoa(&[
-        "scan",
-        &sample("plan-medium-crop.png"),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let mut all = vec!["scan", file];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["-o", out.to_str().unwrap()]);
+    let o = sohoa(&all);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    (o, v)
+}
+
+#[test]
+fn json_follows_schema_sohoa_1() {
+    let (o, v) = scan_json(&sample("plan-medium-crop.png"), &[]);
     assert!(o.stdout.is_empty(), "-o writes the file, not stdout");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(v["schema"], "sohoa/1");
     assert_eq!(v["source"]["pages"], 1);
     assert_eq!(v["source"]["sha256"].as_str().unwrap().len(), 64);
@@ -187,18 +191,10 @@ fn one_bad_file_among_good_ones_exits_4_and_keeps_the_rest() {
 
 #[test]
 fn tess_var_reaches_tesseract_and_an_unknown_one_is_a_usage_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("page.json");
-    let o = sohoa(&[
-        "scan",
+    let (_, v) = scan_json(
         &sample("plan-medium-crop.png"),
-        "--tess-var",
-        "preserve_interword_spaces=1",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        &["--tess-var", "preserve_interword_spaces=1"],
+    );
     let vars: Vec<&str> = v["engine"]["tesseract_vars"]
         .as_array()
         .unwrap()
