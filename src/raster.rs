@@ -215,22 +215,12 @@ pub fn render_pdf_pages(
 
 const REOPEN_EVERY_PAGES: usize = 16;
 
-/// Render one PDF page (0-based `index`) to grey at `opts.dpi`, or lower where the page would
-/// exceed `opts.max_pixels`. Shared by whole-file streaming and page-range jobs (scale-out), so a
-/// page reads the same either way.
-pub fn render_pdf_page(
-    page: &PdfPage,
-    index: usize,
-    path: &Path,
-    opts: &RasterOptions,
-) -> Result<PageImage> {
-    render_page(page, index, path, opts, &mut None)
-}
-
 /// The last page's PDFium bitmap, kept for the next page of the same size. A 300 dpi A4 BGRx
 /// bitmap is 35 MB; allocating it afresh for every page cost ~8,700 page faults a page.
 type BitmapCache<'a> = Option<((i32, i32), PdfBitmap<'a>)>;
 
+/// Render one PDF page (0-based `index`) to grey at `opts.dpi`, or lower where the page would
+/// exceed `opts.max_pixels`, into `cache`'s bitmap.
 fn render_page(
     page: &PdfPage,
     index: usize,
