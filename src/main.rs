@@ -425,6 +425,7 @@ fn info(a: InfoArgs) -> anyhow::Result<i32> {
         "sohoa": env!("CARGO_PKG_VERSION"),
         "schema": sohoa::doc::SCHEMA,
         "tesseract": sohoa::ocr::tesseract_version(),
+        "tesseract_library": sohoa::ocr::tesseract_library().map(|p| p.display().to_string()),
         "leptonica": sohoa::ocr::leptonica_version(),
         "tessdata": tessdata.display().to_string(),
         "lang": a.lang,

@@ -93,6 +93,23 @@ pub fn tesseract_version() -> String {
     TesseractAPI::version()
 }
 
+/// The libtesseract file this process loaded: the machine-tuned build in
+/// `third_party/tesseract` when `scripts/setup` made one, else the system's. Same version either
+/// way, so users can only tell them apart by this path (and the speed).
+pub fn tesseract_library() -> Option<std::path::PathBuf> {
+    extern "C" {
+        fn TessVersion() -> *const std::os::raw::c_char;
+    }
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let found = unsafe { libc::dladdr(TessVersion as *const c_void, &mut info) } != 0;
+    if !found || info.dli_fname.is_null() {
+        return None;
+    }
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let path = std::path::PathBuf::from(name.to_string_lossy().into_owned());
+    Some(std::fs::canonicalize(&path).unwrap_or(path))
+}
+
 extern "C" {
     fn TessResultIteratorGetPageIterator(ri: *mut c_void) -> *mut c_void;
     fn TessPageIteratorIsAtBeginningOf(pi: *const c_void, level: c_int) -> c_int;
