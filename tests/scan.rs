@@ -245,4 +245,13 @@ fn info_reports_what_a_bug_report_needs() {
         .unwrap()
         .iter()
         .any(|l| l == "Vietnamese"));
+    // Where scripts/setup built the machine-tuned Tesseract, that is the one the executable
+    // loads (through its runpath), not Debian's.
+    let lib = v["tesseract_library"].as_str().unwrap();
+    let tuned = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("third_party/tesseract/lib");
+    if tuned.join("libtesseract.so.5").exists() {
+        assert!(lib.starts_with(tuned.to_str().unwrap()), "{lib}");
+    } else {
+        assert!(lib.contains("libtesseract"), "{lib}");
+    }
 }
