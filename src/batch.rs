@@ -22,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::input::Kind;
 use crate::pipeline::{Event, Pipeline};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -93,6 +92,38 @@ pub struct Summary {
     pub skipped_by_reason: BTreeMap<String, usize>,
     /// The run was stopped by Ctrl-C / SIGTERM; rerun to finish.
     pub interrupted: bool,
+}
+
+impl Summary {
+    /// The counts over a run's entries; the caller fills in the times.
+    pub fn of(files: &[Entry]) -> Summary {
+        let mut s = Summary {
+            files: files.len(),
+            ..Default::default()
+        };
+        for e in files {
+            match e.status {
+                Status::Ok => {
+                    s.ok += 1;
+                    s.pages += e.pages;
+                }
+                Status::Failed => {
+                    s.failed += 1;
+                    s.pages += e.pages;
+                    *s.failures_by_reason
+                        .entry(e.reason.clone().unwrap_or_default())
+                        .or_default() += 1;
+                }
+                Status::Skipped => {
+                    s.skipped += 1;
+                    *s.skipped_by_reason
+                        .entry(e.reason.clone().unwrap_or_default())
+                        .or_default() += 1;
+                }
+            }
+        }
+        s
+    }
 }
 
 /// What affects an output besides the input's bytes: a change redoes the input on resume.
@@ -167,16 +198,7 @@ struct Done {
 /// SHA-256 of a file's content, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(crate::input::hex(&h.finalize()))
+    Ok(crate::input::sha256_stream(&mut f, |_| {})?.0)
 }
 
 /// A relative path as text with `/` separators (journal keys, report entries).
@@ -665,31 +687,9 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
     // Report.
     let files: Vec<Entry> = entries.into_values().collect();
     let mut s = Summary {
-        files: files.len(),
         interrupted,
-        ..Default::default()
+        ..Summary::of(&files)
     };
-    for e in &files {
-        match e.status {
-            Status::Ok => {
-                s.ok += 1;
-                s.pages += e.pages;
-            }
-            Status::Failed => {
-                s.failed += 1;
-                s.pages += e.pages;
-                *s.failures_by_reason
-                    .entry(e.reason.clone().unwrap_or_default())
-                    .or_default() += 1;
-            }
-            Status::Skipped => {
-                s.skipped += 1;
-                *s.skipped_by_reason
-                    .entry(e.reason.clone().unwrap_or_default())
-                    .or_default() += 1;
-            }
-        }
-    }
     s.seconds = t_run.elapsed().as_secs_f64();
     let proc_secs = t_proc.elapsed().as_secs_f64();
     s.pages_per_second = if proc_secs > 0.0 {

@@ -84,23 +84,35 @@ pub fn hash_with_head(path: &Path) -> Result<(String, Vec<u8>, u64)> {
         });
     }
     let mut f = std::fs::File::open(path).map_err(read_err)?;
-    let mut hasher = Sha256::new();
     let mut head = Vec::with_capacity(1024);
+    let (sha, total) = sha256_stream(&mut f, |chunk| {
+        if head.len() < 1024 {
+            let take = (1024 - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+    })
+    .map_err(read_err)?;
+    Ok((sha, head, total))
+}
+
+/// SHA-256 (hex) and length of everything `r` yields, read in 64 KiB chunks that `each` also sees.
+pub fn sha256_stream(
+    r: &mut impl Read,
+    mut each: impl FnMut(&[u8]),
+) -> std::io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(read_err)?;
+        let n = r.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        if head.len() < 1024 {
-            let take = (1024 - head.len()).min(n);
-            head.extend_from_slice(&buf[..take]);
-        }
+        each(&buf[..n]);
         hasher.update(&buf[..n]);
         total += n as u64;
     }
-    Ok((hex(&hasher.finalize()), head, total))
+    Ok((hex(&hasher.finalize()), total))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

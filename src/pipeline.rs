@@ -357,7 +357,10 @@ impl Pipeline {
         }
     }
 
-    fn assemble(&self, source: SourceInfo, pages: Vec<Page>) -> Document {
+    /// A document from its pages (all of them, in any order): timings summed, structure
+    /// extracted when it is on. Scale-out workers' pages are put together with this too.
+    pub fn assemble(&self, source: SourceInfo, mut pages: Vec<Page>) -> Document {
+        pages.sort_by_key(|p| p.index);
         let mut timings = Timings::default();
         for p in &pages {
             timings.add(&p.timings);

@@ -596,7 +596,7 @@ fn run_job(pipeline: &Pipeline, q: &mut dyn Queue, job: &Job) -> Result<Finished
             let (pages, total) = pages::ocr_pages(pipeline, &local.path, kind, job.range)?;
             source.pages = total;
             let n = pages.len();
-            let doc = pages::assemble(pipeline, source, pages);
+            let doc = pipeline.assemble(source, pages);
             let outputs = write_outputs(&*outs, job, &doc)?;
             let rec = ok_record(
                 job,
@@ -703,7 +703,7 @@ fn run_job(pipeline: &Pipeline, q: &mut dyn Queue, job: &Job) -> Result<Finished
         });
     }
     source.pages = total;
-    let doc = pages::assemble(pipeline, source, all);
+    let doc = pipeline.assemble(source, all);
     let outputs = write_outputs(&*outs, job, &doc)?;
     log::info!("{}: merged {} ranges", job.rel, job.parts);
     let rec = ok_record(
@@ -1160,31 +1160,7 @@ pub fn build_report(
         );
     }
     let files: Vec<Entry> = by_rel.into_values().collect();
-    let mut s = Summary {
-        files: files.len(),
-        ..Default::default()
-    };
-    for e in &files {
-        match e.status {
-            Status::Ok => {
-                s.ok += 1;
-                s.pages += e.pages;
-            }
-            Status::Failed => {
-                s.failed += 1;
-                s.pages += e.pages;
-                *s.failures_by_reason
-                    .entry(e.reason.clone().unwrap_or_default())
-                    .or_default() += 1;
-            }
-            Status::Skipped => {
-                s.skipped += 1;
-                *s.skipped_by_reason
-                    .entry(e.reason.clone().unwrap_or_default())
-                    .or_default() += 1;
-            }
-        }
-    }
+    let mut s = Summary::of(&files);
     s.seconds = counts
         .last_done_at
         .map(|t| (t - run.submitted_at).max(0.0))

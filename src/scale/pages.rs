@@ -7,9 +7,9 @@
 //! OCRed in a range reads exactly as it would in a whole-file run. Other formats (images, TIFF)
 //! are never split and go through `raster` whole.
 
-use crate::doc::{Document, Page, Timings, SCHEMA};
+use crate::doc::Page;
 use crate::error::{Error, Result};
-use crate::input::{Kind, SourceInfo};
+use crate::input::Kind;
 use crate::pipeline::Pipeline;
 use crate::raster::{self, PageImage, RasterOptions};
 use std::path::Path;
@@ -102,27 +102,4 @@ pub fn ocr_pages(
         }
     };
     Ok((pages, total))
-}
-
-/// A document from its pages (all of them, in any order), as `Pipeline` assembles one.
-pub fn assemble(pipeline: &Pipeline, source: SourceInfo, mut pages: Vec<Page>) -> Document {
-    pages.sort_by_key(|p| p.index);
-    let mut timings = Timings::default();
-    for p in &pages {
-        timings.add(&p.timings);
-    }
-    let mut doc = Document {
-        schema: SCHEMA.into(),
-        source,
-        engine: pipeline.engine_info(),
-        pages,
-        document: None,
-        timings,
-    };
-    if pipeline.options().structure {
-        let t = Instant::now();
-        doc.document = Some(crate::structure::extract(&doc));
-        doc.timings.structure_ms += t.elapsed().as_secs_f64() * 1e3;
-    }
-    doc
 }
