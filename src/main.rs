@@ -445,7 +445,7 @@ fn info(a: InfoArgs) -> anyhow::Result<i32> {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            println!("{k:>16}: {s}");
+            println!("{k:>22}: {s}");
         }
     }
     let missing = !model_file.exists() || pdfium.is_err() || model.is_err();
