@@ -75,6 +75,10 @@ pub struct Entry {
     pub outputs: Vec<String>,
     /// SHA-256 of the input's content, when it was read.
     pub sha256: Option<String>,
+    /// Pages by where their text came from (`ocr`, `text`, `layer`: docs/schema.md), when the
+    /// input was processed in this run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pages_by_source: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -90,6 +94,10 @@ pub struct Summary {
     pub pages_per_second: f64,
     pub failures_by_reason: BTreeMap<String, usize>,
     pub skipped_by_reason: BTreeMap<String, usize>,
+    /// Pages processed in this run by where their text came from: `ocr` (rendered and OCR'd),
+    /// `text` (a PDF's own text, taken), `layer` (an earlier OCR layer, kept).
+    #[serde(default)]
+    pub pages_by_source: BTreeMap<String, usize>,
     /// The run was stopped by Ctrl-C / SIGTERM; rerun to finish.
     pub interrupted: bool,
 }
@@ -106,6 +114,9 @@ impl Summary {
                 Status::Ok => {
                     s.ok += 1;
                     s.pages += e.pages;
+                    for (k, n) in &e.pages_by_source {
+                        *s.pages_by_source.entry(k.clone()).or_default() += n;
+                    }
                 }
                 Status::Failed => {
                     s.failed += 1;
@@ -482,6 +493,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                 seconds: 0.0,
                 outputs: vec![],
                 sha256: None,
+                pages_by_source: BTreeMap::new(),
             },
         );
     }
@@ -497,6 +509,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                 seconds: 0.0,
                 outputs: vec![],
                 sha256: None,
+                pages_by_source: BTreeMap::new(),
             },
         );
     }
@@ -549,6 +562,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                             .map(|(_, o)| display_out(o))
                             .collect(),
                         sha256: Some(sha),
+                        pages_by_source: BTreeMap::new(),
                     },
                 );
             }
@@ -627,9 +641,13 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                 seconds,
                 outputs: vec![],
                 sha256: None,
+                pages_by_source: BTreeMap::new(),
             };
             let result = r.and_then(|doc| {
                 entry.pages = doc.pages.len();
+                for p in &doc.pages {
+                    *entry.pages_by_source.entry(p.source.clone()).or_default() += 1;
+                }
                 entry.sha256 = Some(doc.source.sha256.clone());
                 let outs = out_paths(&bases[rel]);
                 for (f, o) in &outs {

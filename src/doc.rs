@@ -97,8 +97,19 @@ pub struct Page {
     pub width: u32,
     pub height: u32,
     pub dpi: f32,
-    /// Where the text came from: "ocr".
+    /// Where the text came from: "ocr" (Tesseract on the rendered page), "text" (the PDF's
+    /// vector text, taken as it is) or "layer" (an earlier OCR layer of the PDF, kept).
     pub source: String,
+    /// Why that source was chosen (`--mode` and what the page holds), in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_reason: Option<String>,
+    /// Text drawn over a scanned page (digital-signature appearance, stamp text, page number),
+    /// kept apart from the OCR'd lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overlay: Vec<Line>,
+    /// The pre-Unicode encoding the page's PDF text was converted from: "tcvn3" or "vni".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_encoding: Option<String>,
     /// Clockwise rotation (degrees) applied before OCR, and the deskew angle undone.
     #[serde(default)]
     pub rotation: i32,

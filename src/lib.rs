@@ -12,6 +12,7 @@ pub mod emit;
 pub mod error;
 pub mod eval;
 pub mod input;
+pub mod legacy;
 pub mod ocr;
 pub mod pipeline;
 pub mod queue;
@@ -21,6 +22,7 @@ pub mod scale;
 pub mod structure;
 pub mod tess_shim;
 pub mod text;
+pub mod textlayer;
 pub mod watch;
 
 pub use doc::{Document, Line, Page, Word};

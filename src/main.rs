@@ -69,6 +69,11 @@ struct EngineArgs {
     /// Skip image clean-up before OCR.
     #[arg(long)]
     no_clean: bool,
+    /// PDF pages that already have text: auto (take good text, OCR the rest, redo a poor earlier
+    /// OCR layer), skip (never touch pages with text), redo (OCR again pages under an invisible
+    /// layer), force (OCR every page).
+    #[arg(long, value_enum, default_value_t = sohoa::textlayer::Mode::Auto)]
+    mode: sohoa::textlayer::Mode,
     /// Tesseract language/model name.
     #[arg(long, default_value = sohoa::ocr::DEFAULT_LANG)]
     lang: String,
@@ -106,6 +111,7 @@ impl EngineArgs {
         o.raster.pdfium = self.pdfium.clone();
         o.restore = !self.no_restore;
         o.clean.enabled = !self.no_clean;
+        o.mode = self.mode;
         o.ocr.lang = self.lang.clone();
         if let Some(t) = &self.tessdata {
             o.ocr.tessdata = t.clone();
@@ -133,7 +139,7 @@ struct ScanArgs {
 
 #[derive(Args)]
 struct RestoreArgs {
-    /// Text file (UTF-8); stdin when absent.
+    /// Text file (UTF-8, or TCVN3 / VNI: converted to Unicode first); stdin when absent.
     file: Option<PathBuf>,
     /// Restoration model directory instead of the built-in one.
     #[arg(long, env = "SOHOA_MODEL")]
@@ -375,17 +381,22 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
 }
 
 fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
-    let mut input = String::new();
+    let mut bytes = Vec::new();
     match &a.file {
         Some(p) => {
-            input = std::fs::read_to_string(p)
-                .with_context(|| format!("{}: cannot read as UTF-8 text", p.display()))?
+            bytes = std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?
         }
         None => {
             std::io::stdin()
-                .read_to_string(&mut input)
-                .context("stdin is not UTF-8 text")?;
+                .read_to_end(&mut bytes)
+                .context("cannot read stdin")?;
         }
+    }
+    // Pre-Unicode files (TCVN3 "ABC", VNI) are converted, whether saved as bytes or as UTF-8
+    // mojibake.
+    let (input, legacy) = sohoa::legacy::decode_text_file(&bytes);
+    if let Some(enc) = legacy {
+        log::info!("input converted from {} to Unicode", enc.name());
     }
     let r = match &a.model {
         Some(d) => sohoa::restore::Restorer::from_dir(d)?,

@@ -12,8 +12,9 @@ use crate::doc::{Document, EngineInfo, Page, Timings, SCHEMA};
 use crate::error::{Error, Result};
 use crate::input::{self, SourceInfo};
 use crate::ocr::{Engine, OcrOptions};
-use crate::raster::{self, PageImage, RasterOptions};
+use crate::raster::{self, PageImage, PageInput, RasterOptions};
 use crate::restore::Restorer;
+use crate::textlayer::{Mode, PageKind, Source};
 use crossbeam_channel::{bounded, unbounded};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,8 @@ pub struct Options {
     pub jobs: usize,
     /// Extract administrative fields.
     pub structure: bool,
+    /// What to do with PDF pages that already have text (`--mode`).
+    pub mode: Mode,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
                 .map(|n| n.get())
                 .unwrap_or(1),
             structure: true,
+            mode: Mode::Auto,
         }
     }
 }
@@ -73,7 +77,7 @@ enum Msg {
     },
     Page {
         file: usize,
-        image: PageImage,
+        input: PageInput,
         raster_ms: f64,
     },
     End {
@@ -167,6 +171,7 @@ impl Pipeline {
         std::thread::scope(|scope| {
             // Renderer.
             let raster_opts = self.opts.raster.clone();
+            let mode = self.opts.mode;
             scope.spawn(move || {
                 for (fi, path) in files.iter().enumerate() {
                     if cancel.load(Ordering::Relaxed) {
@@ -197,7 +202,6 @@ impl Pipeline {
                     };
                     let mut started = false;
                     let mut pages_sent = 0usize;
-                    let mut t0 = Instant::now();
                     let result = {
                         let mut on_count = |n: usize| {
                             source.pages = n;
@@ -207,23 +211,27 @@ impl Pipeline {
                             });
                             started = true;
                         };
-                        let mut on_page = |image: PageImage| -> bool {
+                        let mut on_page = |input: PageInput, raster_ms: f64| -> bool {
                             if cancel.load(Ordering::Relaxed) {
                                 return false;
                             }
-                            let raster_ms = t0.elapsed().as_secs_f64() * 1e3;
                             pages_sent += 1;
-                            let ok = page_tx
+                            page_tx
                                 .send(Msg::Page {
                                     file: fi,
-                                    image,
+                                    input,
                                     raster_ms,
                                 })
-                                .is_ok();
-                            t0 = Instant::now();
-                            ok
+                                .is_ok()
                         };
-                        raster::for_each_page(path, kind, &raster_opts, &mut on_count, &mut on_page)
+                        raster::for_each_input(
+                            path,
+                            kind,
+                            &raster_opts,
+                            mode,
+                            &mut on_count,
+                            &mut on_page,
+                        )
                     };
                     if !started {
                         source.pages = pages_sent;
@@ -254,15 +262,15 @@ impl Pipeline {
                         while let Ok(msg) = rx.recv() {
                             if let Msg::Page {
                                 file,
-                                image,
+                                input,
                                 raster_ms,
                             } = msg
                             {
-                                let page_no = image.index;
+                                let page_no = input.index;
                                 let result = if cancel.load(Ordering::Relaxed) {
                                     Err(Error::Interrupted)
                                 } else {
-                                    this.process_page(image, raster_ms)
+                                    this.process_input(input, raster_ms)
                                 };
                                 release_freed_memory();
                                 if let Ok(mut ev) = events.lock() {
@@ -394,6 +402,71 @@ impl Pipeline {
         }
     }
 
+    /// One page as the renderer handed it on: its PDF text taken (born-digital pages, exact, not
+    /// restored), an earlier OCR layer kept (restored as OCR text is, when the decision says so),
+    /// or the image OCR'd (with any text overlay of a scan kept apart in `Page::overlay`).
+    pub fn process_input(&self, input: PageInput, raster_ms: f64) -> Result<Page> {
+        let PageInput {
+            index,
+            image,
+            text,
+            decision,
+        } = input;
+        let (Some(text), Some(decision)) = (text, decision) else {
+            let image = image.ok_or_else(|| Error::Ocr(format!("page {}: no image", index + 1)))?;
+            return self.process_page(image, raster_ms);
+        };
+        let legacy = text.legacy.map(|e| e.name().to_string());
+        let mut page = match (decision.source, image) {
+            (Source::Ocr, Some(image)) => {
+                let mut p = self.process_page(image, raster_ms)?;
+                if text.kind == PageKind::ScanWithOverlay {
+                    p.overlay = text.visible;
+                }
+                p
+            }
+            (Source::Ocr, None) => {
+                return Err(Error::Ocr(format!("page {}: no image to OCR", index + 1)))
+            }
+            (source, _) => {
+                let mut timings = Timings {
+                    rasterise_ms: raster_ms,
+                    ..Default::default()
+                };
+                let t = *text;
+                let (mut lines, overlay) = match source {
+                    Source::Layer => (t.invisible, t.visible),
+                    _ => (t.visible, Vec::new()),
+                };
+                if decision.restore {
+                    if let Some(r) = &self.restorer {
+                        let t0 = Instant::now();
+                        r.restore_ocr_lines(&mut lines)?;
+                        timings.restore_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    }
+                }
+                Page {
+                    index: index + 1,
+                    width: t.width,
+                    height: t.height,
+                    dpi: t.dpi,
+                    source: source.name().into(),
+                    source_reason: None,
+                    overlay,
+                    legacy_encoding: None,
+                    rotation: 0,
+                    skew: 0.0,
+                    lines,
+                    timings,
+                }
+            }
+        };
+        log::debug!("page {}: {}: {}", index + 1, decision.source.name(), decision.reason);
+        page.source_reason = Some(decision.reason);
+        page.legacy_encoding = legacy;
+        Ok(page)
+    }
+
     /// Clean, OCR and restore one page.
     pub fn process_page(&self, image: PageImage, raster_ms: f64) -> Result<Page> {
         let mut timings = Timings {
@@ -445,6 +518,9 @@ impl Pipeline {
             height,
             dpi,
             source: "ocr".into(),
+            source_reason: None,
+            overlay: Vec::new(),
+            legacy_encoding: None,
             rotation,
             skew: 0.0,
             lines,

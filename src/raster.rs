@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::input::Kind;
+use crate::textlayer::{self, Decision, Mode, PageText, Source};
 use pdfium_render::prelude::*;
 use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -139,6 +140,63 @@ pub fn pdf_error(e: PdfiumError) -> Error {
     }
 }
 
+/// A page as the renderer hands it on: its image when it is to be OCR'd, and for PDF pages the
+/// text layer read from it and the decision taken on it ([`crate::textlayer`]).
+#[derive(Debug)]
+pub struct PageInput {
+    /// 0-based page index within its file.
+    pub index: usize,
+    /// `None` when the page's text is taken from the PDF: such a page is never rasterised.
+    pub image: Option<PageImage>,
+    pub text: Option<Box<PageText>>,
+    pub decision: Option<Decision>,
+}
+
+impl PageInput {
+    pub fn image(image: PageImage) -> PageInput {
+        PageInput {
+            index: image.index,
+            image: Some(image),
+            text: None,
+            decision: None,
+        }
+    }
+}
+
+/// Stream the pages of a file to `on_input` as [`PageInput`]s: PDF pages have their text layer
+/// read and are rendered only when they are to be OCR'd under `mode`; other formats' pages are
+/// images. `on_input` gets the time spent on the page (ms) and returns `false` to stop early.
+pub fn for_each_input(
+    path: &Path,
+    kind: Kind,
+    opts: &RasterOptions,
+    mode: Mode,
+    on_count: &mut dyn FnMut(usize),
+    on_input: &mut dyn FnMut(PageInput, f64) -> bool,
+) -> Result<usize> {
+    match kind {
+        Kind::Pdf => read_pdf_pages(
+            path,
+            opts,
+            Some(mode),
+            &mut |n| {
+                on_count(n);
+                Ok(0..n)
+            },
+            on_input,
+        ),
+        _ => {
+            let mut t0 = std::time::Instant::now();
+            for_each_page(path, kind, opts, on_count, &mut |img| {
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                let go = on_input(PageInput::image(img), ms);
+                t0 = std::time::Instant::now();
+                go
+            })
+        }
+    }
+}
+
 /// Stream the pages of a file to `on_page`. `on_count` learns the page count first (when the
 /// format records it). `on_page` returns `false` to stop early (interrupts).
 pub fn for_each_page(
@@ -186,6 +244,22 @@ pub fn render_pdf_pages(
     select: &mut dyn FnMut(usize) -> Result<std::ops::Range<usize>>,
     on_page: &mut dyn FnMut(PageImage, f64) -> bool,
 ) -> Result<usize> {
+    read_pdf_pages(path, opts, None, select, &mut |input, ms| match input.image {
+        Some(image) => on_page(image, ms),
+        None => true,
+    })
+}
+
+/// [`render_pdf_pages`] with the text layer: with a `mode`, each page's text is read first and
+/// the page is rendered only when [`textlayer::decide`] sends it to OCR (a born-digital page is
+/// never rasterised); without one, every page is rendered and no text is read.
+pub fn read_pdf_pages(
+    path: &Path,
+    opts: &RasterOptions,
+    mode: Option<Mode>,
+    select: &mut dyn FnMut(usize) -> Result<std::ops::Range<usize>>,
+    on_page: &mut dyn FnMut(PageInput, f64) -> bool,
+) -> Result<usize> {
     let pdfium = pdfium(opts.pdfium.as_deref())?;
     let mut doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
     let n = doc.pages().len() as usize;
@@ -204,9 +278,32 @@ pub fn render_pdf_pages(
         }
         let t0 = std::time::Instant::now();
         let page = doc.pages().get(i as PdfPageIndex).map_err(pdf_error)?;
-        let image = render_page(&page, i, path, opts, &mut bitmap)?;
+        let (text, decision) = match mode {
+            Some(m) => match textlayer::read_page(&page, render_dpi(&page, opts)) {
+                Ok(t) => {
+                    let d = textlayer::decide(&t, m);
+                    (Some(Box::new(t)), Some(d))
+                }
+                Err(e) => {
+                    log::debug!("{}: page {}: no text layer read: {e}", path.display(), i + 1);
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
+        let image = if decision.as_ref().is_none_or(|d| d.source == Source::Ocr) {
+            Some(render_page(&page, i, path, opts, &mut bitmap)?)
+        } else {
+            None
+        };
         drop(page);
-        if !on_page(image, t0.elapsed().as_secs_f64() * 1e3) {
+        let input = PageInput {
+            index: i,
+            image,
+            text,
+            decision,
+        };
+        if !on_page(input, t0.elapsed().as_secs_f64() * 1e3) {
             break;
         }
     }
@@ -218,6 +315,21 @@ const REOPEN_EVERY_PAGES: usize = 16;
 /// The last page's PDFium bitmap, kept for the next page of the same size. A 300 dpi A4 BGRx
 /// bitmap is 35 MB; allocating it afresh for every page cost ~8,700 page faults a page.
 type BitmapCache<'a> = Option<((i32, i32), PdfBitmap<'a>)>;
+
+/// The resolution [`render_page`] renders `page` at: `opts.dpi`, or lower where the page would
+/// exceed `opts.max_pixels` (the text layer is measured at the same, so its boxes match OCR's).
+fn render_dpi(page: &PdfPage, opts: &RasterOptions) -> f32 {
+    let (wpt, hpt) = (page.width().value.abs(), page.height().value.abs());
+    let (w, h) = (
+        (wpt / 72.0 * opts.dpi).round() as u64,
+        (hpt / 72.0 * opts.dpi).round() as u64,
+    );
+    if w * h > opts.max_pixels {
+        opts.dpi * ((opts.max_pixels as f64 / (w * h) as f64).sqrt() as f32).max(0.01)
+    } else {
+        opts.dpi
+    }
+}
 
 /// Render one PDF page (0-based `index`) to grey at `opts.dpi`, or lower where the page would
 /// exceed `opts.max_pixels`, into `cache`'s bitmap.

@@ -1156,6 +1156,7 @@ pub fn build_report(
                 seconds: f.seconds,
                 outputs: f.outputs,
                 sha256: f.sha256,
+                pages_by_source: Default::default(),
             },
         );
     }

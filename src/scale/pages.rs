@@ -37,14 +37,7 @@ pub fn render_pdf_range(
     let n = raster::render_pdf_pages(
         path,
         opts,
-        &mut |n| {
-            if first == 0 || last < first || last > n {
-                return Err(Error::BadPdf(format!(
-                    "pages {first}-{last} asked of a PDF of {n} pages (it changed since it was submitted?)"
-                )));
-            }
-            Ok(first - 1..last)
-        },
+        &mut |n| check_range(first, last, n),
         &mut |image, ms| match on_page(image, ms) {
             Ok(()) => true,
             Err(e) => {
@@ -54,6 +47,16 @@ pub fn render_pdf_range(
         },
     )?;
     failed.map_or(Ok(n), Err)
+}
+
+/// Pages `first..=last` (1-based) of a PDF of `n` pages, as 0-based indices.
+fn check_range(first: usize, last: usize, n: usize) -> Result<std::ops::Range<usize>> {
+    if first == 0 || last < first || last > n {
+        return Err(Error::BadPdf(format!(
+            "pages {first}-{last} asked of a PDF of {n} pages (it changed since it was submitted?)"
+        )));
+    }
+    Ok(first - 1..last)
 }
 
 /// OCR pages `range` (1-based, inclusive; `None`: all) of a file whose kind is known, one page
@@ -72,10 +75,29 @@ pub fn ocr_pages(
                 Some(r) => r,
                 None => [1, pdf_page_count(path, opts)?.max(1)],
             };
-            render_pdf_range(path, opts, a, b, &mut |img, ms| {
-                pages.push(pipeline.process_page(img, ms)?);
-                Ok(())
-            })?
+            // The text layer is read and `--mode` applied as in a whole-file run.
+            let mode = pipeline.options().mode;
+            let mut failed = None;
+            let n = raster::read_pdf_pages(
+                path,
+                opts,
+                Some(mode),
+                &mut |n| check_range(a, b, n),
+                &mut |input, ms| match pipeline.process_input(input, ms) {
+                    Ok(p) => {
+                        pages.push(p);
+                        true
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                },
+            )?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            n
         }
         _ => {
             let mut err = None;
