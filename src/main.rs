@@ -169,6 +169,12 @@ struct EvalArgs {
     /// Skip the raw-OCR pass (no clean-up, no restoration).
     #[arg(long)]
     no_raw: bool,
+    /// Skip the bare-Tesseract baseline (default settings on the same page images).
+    #[arg(long)]
+    no_tesseract: bool,
+    /// Also print a row per page.
+    #[arg(long)]
+    pages: bool,
     /// Write the table as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -468,103 +474,85 @@ fn info(a: InfoArgs) -> anyhow::Result<i32> {
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<i32> {
-    use sohoa::eval;
+    use sohoa::eval::{self, Column};
     use sohoa::text::ErrorCounts;
     let mut table: Vec<serde_json::Value> = Vec::new();
     let print_row = |name: &str,
                      stage: &str,
                      e: &ErrorCounts,
+                     ms: Option<f64>,
                      table: &mut Vec<serde_json::Value>| {
         println!(
-            "{name:<40} {stage:<10} CER {:>6.2}%  WER {:>6.2}%  ({} chars, {} syllables)",
+            "{name:<40} {stage:<10} CER {:>6.2}%  WER {:>6.2}%  order-free {:>6.2}%  ({} chars, {} syllables){}",
             e.cer(),
             e.wer(),
+            e.order_free(),
             e.chars,
-            e.words
+            e.words,
+            ms.map(|m| format!("  {:.1} s", m / 1e3)).unwrap_or_default()
         );
-        table.push(serde_json::json!({"set": name, "stage": stage, "cer": e.cer(), "wer": e.wer(), "chars": e.chars, "words": e.words}));
+        table.push(serde_json::json!({"set": name, "stage": stage, "cer": e.cer(), "wer": e.wer(), "order_free": e.order_free(), "chars": e.chars, "words": e.words, "ms": ms}));
     };
     let mut sets = Vec::new();
     for d in &a.dirs {
         sets.extend(eval::find_sets(d)?);
     }
     if !sets.is_empty() {
-        let files: Vec<PathBuf> = sets.iter().map(|s| s.file.clone()).collect();
         let cancel = cancel_flag();
-        let mut stages: Vec<(&str, Options)> = Vec::new();
-        let base = a.engine.options();
-        if !a.no_raw {
-            stages.push((
-                "raw",
-                Options {
-                    restore: false,
-                    clean: sohoa::clean::CleanOptions {
-                        enabled: false,
-                        ..base.clean.clone()
-                    },
-                    ..base.clone()
-                },
-            ));
-        }
-        stages.push((
-            "clean",
-            Options {
-                restore: false,
-                ..base.clone()
-            },
-        ));
-        let restorer = if base.restore {
-            Some(match &base.model_dir {
-                Some(d) => sohoa::restore::Restorer::from_dir(d)?,
-                None => sohoa::restore::Restorer::embedded()?,
-            })
-        } else {
-            None
+        let opts = eval::EvalOptions {
+            base: a.engine.options(),
+            tesseract: !a.no_tesseract,
+            raw: !a.no_raw,
         };
-        let mut totals: std::collections::BTreeMap<String, ErrorCounts> = Default::default();
-        for (stage, opts) in stages {
-            let pipeline = Pipeline::new(opts)?;
-            let mut results: Vec<Option<sohoa::Document>> = vec![None; files.len()];
-            let pb = progress_bar(files.len() as u64, stage);
-            pipeline.process_files(&files, &cancel, &mut |_| {}, &mut |i, r| {
-                pb.inc(1);
-                match r {
-                    Ok(d) => results[i] = Some(d),
-                    Err(e) => pb.suspend(|| eprintln!("sohoa: {}: {e}", files[i].display())),
-                }
-            });
-            pb.finish_and_clear();
-            for (set, doc) in sets.iter().zip(&results) {
-                let pages: Vec<String> = doc
-                    .as_ref()
-                    .map(|d| d.pages.iter().map(|p| p.text()).collect())
-                    .unwrap_or_default();
-                let e = eval::score(set, &pages);
-                print_row(&set.name, stage, &e, &mut table);
-                totals.entry(stage.to_string()).or_default().add(e);
-                if stage == "clean" {
-                    if let (Some(r), Some(doc)) = (&restorer, doc) {
-                        let mut restored = Vec::new();
-                        for p in &doc.pages {
-                            let mut lines = p.lines.clone();
-                            r.restore_ocr_lines(&mut lines)?;
-                            restored.push(
-                                lines
-                                    .iter()
-                                    .map(|l| l.text.clone() + "\n")
-                                    .collect::<String>(),
-                            );
-                        }
-                        let e = eval::score(set, &restored);
-                        print_row(&set.name, "restored", &e, &mut table);
-                        totals.entry("restored".into()).or_default().add(e);
+        let n_pages: usize = sets
+            .iter()
+            .map(|s| s.truth.iter().filter(|t| t.is_some()).count())
+            .sum();
+        let pb = progress_bar(n_pages as u64, "eval");
+        let results = eval::run(&sets, &opts, &cancel, &|| pb.inc(1))?;
+        pb.finish_and_clear();
+        let mut totals: Vec<(Column, ErrorCounts, f64)> = Vec::new();
+        let ratio_row = |name: &str, r: Option<f64>, table: &mut Vec<serde_json::Value>| {
+            if let Some(r) = r {
+                println!("{name:<40} {:<10} WER sohoa / tesseract {r:.3}", "ratio");
+                table.push(serde_json::json!({"set": name, "stage": "ratio", "wer_vs_tesseract": r}));
+            }
+        };
+        for r in &results {
+            for e in &r.errors {
+                eprintln!("sohoa: {}: {e}", r.name);
+            }
+            if a.pages {
+                for (n, cols) in &r.per_page {
+                    for (c, e, ms) in cols {
+                        print_row(&format!("{} p{n}", r.name), c.name(), e, Some(*ms), &mut table);
                     }
                 }
             }
+            for (c, e, ms) in &r.columns {
+                print_row(&r.name, c.name(), e, Some(*ms), &mut table);
+                match totals.iter_mut().find(|x| x.0 == *c) {
+                    Some(x) => {
+                        x.1.add(*e);
+                        x.2 += ms;
+                    }
+                    None => totals.push((*c, *e, *ms)),
+                }
+            }
+            ratio_row(&r.name, r.wer_vs_tesseract(), &mut table);
         }
-        for (stage, e) in &totals {
-            print_row("TOTAL", stage, e, &mut table);
+        totals.sort_by_key(|x| x.0);
+        let total = eval::SetResult {
+            name: "TOTAL".into(),
+            pages: results.iter().map(|r| r.pages).sum(),
+            columns: totals,
+            per_page: Vec::new(),
+            errors: Vec::new(),
+        };
+        for (c, e, ms) in &total.columns {
+            print_row("TOTAL", c.name(), e, Some(*ms), &mut table);
         }
+        ratio_row("TOTAL", total.wer_vs_tesseract(), &mut table);
     }
     if let Some(dir) = &a.restore_pairs {
         let r = match &a.engine.model {
@@ -577,13 +565,13 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
             let t = std::fs::read_to_string(&truth)?;
             let out = r.restore_text(&inp)?;
             let (e0, e1) = (ErrorCounts::of(&inp, &t), ErrorCounts::of(&out, &t));
-            print_row(&name, "input", &e0, &mut table);
-            print_row(&name, "restored", &e1, &mut table);
+            print_row(&name, "input", &e0, None, &mut table);
+            print_row(&name, "restored", &e1, None, &mut table);
             raw.add(e0);
             fixed.add(e1);
         }
-        print_row("TOTAL restore pairs", "input", &raw, &mut table);
-        print_row("TOTAL restore pairs", "restored", &fixed, &mut table);
+        print_row("TOTAL restore pairs", "input", &raw, None, &mut table);
+        print_row("TOTAL restore pairs", "restored", &fixed, None, &mut table);
     }
     if let Some(p) = &a.json {
         emit::write_atomic(p, serde_json::to_string_pretty(&table)?.as_bytes())?;

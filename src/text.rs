@@ -29,6 +29,30 @@ fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     prev[b.len()]
 }
 
+/// Order-free syllable errors: the hypothesis and the reference as bags (multisets) of
+/// syllables, `max(|ref|, |hyp|) − matched`, where `matched` is the size of the bags'
+/// intersection. It is the `S + D + I` of an alignment that may reorder freely (a syllable in
+/// both bags is a hit wherever it stands; the rest pair up as substitutions, the surplus of one
+/// side are deletions or insertions), so it is never above the ordered syllable errors. It
+/// measures what was read, not the order it was read in: a table read column by column instead
+/// of row by row, or a seal's text put before the line it covers, costs nothing here.
+pub fn bag_errors(hyp: &[&str], reference: &[&str]) -> usize {
+    let mut bag: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for w in reference {
+        *bag.entry(w).or_default() += 1;
+    }
+    let mut matched = 0;
+    for w in hyp {
+        if let Some(n) = bag.get_mut(w) {
+            if *n > 0 {
+                *n -= 1;
+                matched += 1;
+            }
+        }
+    }
+    hyp.len().max(reference.len()) - matched
+}
+
 /// Edit counts for one hypothesis against its reference.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ErrorCounts {
@@ -36,6 +60,8 @@ pub struct ErrorCounts {
     pub chars: usize,
     pub word_errors: usize,
     pub words: usize,
+    /// Order-free syllable errors ([`bag_errors`]), over the same `words`.
+    pub bag_errors: usize,
 }
 
 impl ErrorCounts {
@@ -51,6 +77,7 @@ impl ErrorCounts {
             chars: rc.len(),
             word_errors: levenshtein(&hw, &rw),
             words: rw.len(),
+            bag_errors: bag_errors(&hw, &rw),
         }
     }
 
@@ -59,6 +86,7 @@ impl ErrorCounts {
         self.chars += o.chars;
         self.word_errors += o.word_errors;
         self.words += o.words;
+        self.bag_errors += o.bag_errors;
     }
 
     /// Character error rate, in percent.
@@ -69,6 +97,12 @@ impl ErrorCounts {
     /// Syllable (whitespace token) error rate, in percent.
     pub fn wer(&self) -> f64 {
         100.0 * self.word_errors as f64 / self.words.max(1) as f64
+    }
+
+    /// Order-free syllable error rate ([`bag_errors`] over the reference's syllables), in
+    /// percent.
+    pub fn order_free(&self) -> f64 {
+        100.0 * self.bag_errors as f64 / self.words.max(1) as f64
     }
 }
 
@@ -89,6 +123,20 @@ mod tests {
             (e.char_errors, e.chars, e.word_errors, e.words),
             (1, 8, 1, 2)
         );
+    }
+
+    #[test]
+    fn order_free_error_ignores_order_but_counts_wrong_missing_and_extra_syllables() {
+        // Two cells of a table row read in the other order: WER pays, order-free does not.
+        let e = ErrorCounts::of("Bộ Tài chính Quý IV", "Quý IV Bộ Tài chính");
+        assert!(e.word_errors > 0);
+        assert_eq!(e.bag_errors, 0);
+        // One wrong tone and one extra token: max(4, 5) − 3 matched = 2.
+        let e = ErrorCounts::of("Kê hoạch số 90 ./", "Kế hoạch số 90");
+        assert_eq!((e.bag_errors, e.words), (2, 4));
+        let e = ErrorCounts::of("hoạch", "Kế hoạch số");
+        assert_eq!(e.bag_errors, 2, "two deletions");
+        assert!((e.order_free() - 200.0 / 3.0).abs() < 1e-9);
     }
 
     #[test]
