@@ -114,7 +114,12 @@ fn tcvn3_byte(b: u8) -> char {
 
 /// TCVN3 bytes (a plain-text file) to Unicode NFC.
 pub fn decode_tcvn3_bytes(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| tcvn3_byte(b)).collect::<String>().nfc().collect()
+    bytes
+        .iter()
+        .map(|&b| tcvn3_byte(b))
+        .collect::<String>()
+        .nfc()
+        .collect()
 }
 
 /// VNI bytes (a plain-text file, Windows-1252 underneath) to Unicode NFC.
@@ -288,7 +293,7 @@ pub fn encode_tcvn3(text: &str) -> Option<Vec<u8>> {
             if (c as u32) < 0x80 && !TCVN_C0.iter().any(|(b, _)| *b as u32 == c as u32) {
                 return Some(c as u8);
             }
-            (0x01..=0xffu8).find(|&b| b >= 0x01 && tcvn3_byte(b) == c && (b >= 0x80 || b < 0x20))
+            (0x01..=0xffu8).find(|&b| tcvn3_byte(b) == c && !(0x20..0x80).contains(&b))
         })
         .collect()
 }
@@ -303,11 +308,7 @@ pub fn encode_vni(text: &str) -> Option<Vec<u8>> {
         }
         let upper = c.is_uppercase();
         let cased = |ch: char| -> Option<u8> {
-            let ch = if upper {
-                ch.to_uppercase().next()?
-            } else {
-                ch
-            };
+            let ch = if upper { ch.to_uppercase().next()? } else { ch };
             u8::try_from(ch as u32).ok()
         };
         let lower = c.to_lowercase().next()?;
@@ -372,7 +373,6 @@ pub fn font_encoding(name: &str) -> Option<(Encoding, bool)> {
     }
     if dotted && lower.starts_with("vn") {
         let family = body.split([',', '-']).next().unwrap_or(body).trim_end();
-        let family = family.trim_end_matches(|c: char| c == ' ');
         let family = ["Bold", "Italic", "BoldItalic"]
             .iter()
             .fold(family, |f, s| f.strip_suffix(s).unwrap_or(f));
@@ -459,9 +459,7 @@ pub fn detect(text: &str) -> Option<Encoding> {
     }
     let (enc, s) = best?;
     // Clearly better: at least a fifth more of the words become syllables, and most of them are.
-    (s.tokens > 0
-        && s.valid_ratio() >= base.valid_ratio() + 0.2
-        && s.valid_ratio() >= 0.5)
+    (s.tokens > 0 && s.valid_ratio() >= base.valid_ratio() + 0.2 && s.valid_ratio() >= 0.5)
         .then_some(enc)
 }
 
@@ -514,7 +512,10 @@ mod tests {
     fn tcvn3_u_horn_extracted_as_a_hyphen_is_taken_back() {
         // 0xAD (ư) is the soft hyphen: PDFium gives '-'.
         assert_eq!(tcvn3_to_unicode("ng-êi l-u tr÷", false), "người lưu trữ");
-        assert_eq!(tcvn3_to_unicode("§éc lËp - Tù do", false), "Độc lập - Tự do");
+        assert_eq!(
+            tcvn3_to_unicode("§éc lËp - Tù do", false),
+            "Độc lập - Tự do"
+        );
         assert_eq!(tcvn3_to_unicode("Sè 90-KH/TU", false), "Số 90-KH/TU");
         assert_eq!(tcvn3_to_unicode("tr-êng", true), "TRƯỜNG");
     }
@@ -555,9 +556,18 @@ mod tests {
     #[test]
     fn font_names_tell_the_encoding() {
         assert_eq!(font_encoding(".VnTime"), Some((Encoding::Tcvn3, false)));
-        assert_eq!(font_encoding("ABCDEF+.VnTimeH"), Some((Encoding::Tcvn3, true)));
-        assert_eq!(font_encoding(".VnArialH,Bold"), Some((Encoding::Tcvn3, true)));
-        assert_eq!(font_encoding("_VnTime-Bold"), Some((Encoding::Tcvn3, false)));
+        assert_eq!(
+            font_encoding("ABCDEF+.VnTimeH"),
+            Some((Encoding::Tcvn3, true))
+        );
+        assert_eq!(
+            font_encoding(".VnArialH,Bold"),
+            Some((Encoding::Tcvn3, true))
+        );
+        assert_eq!(
+            font_encoding("_VnTime-Bold"),
+            Some((Encoding::Tcvn3, false))
+        );
         assert_eq!(font_encoding("VNI-Times"), Some((Encoding::Vni, false)));
         assert_eq!(font_encoding("TimesNewRomanPSMT"), None);
         assert_eq!(font_encoding("Vnexpress"), None);

@@ -199,10 +199,7 @@ pub fn read_page(page: &PdfPage, dpi: f32) -> Result<PageText, PdfiumError> {
             continue;
         }
         let Ok(r) = ch.loose_bounds() else { continue };
-        let invisible = matches!(
-            ch.render_mode(),
-            Ok(PdfPageTextRenderMode::Invisible)
-        );
+        let invisible = matches!(ch.render_mode(), Ok(PdfPageTextRenderMode::Invisible));
         let font = ch.font_name();
         let legacy = match &last_font {
             Some((name, l)) if *name == font => *l,
@@ -314,7 +311,11 @@ fn lines_of(glyphs: &[Glyph], invisible: bool) -> (Vec<Line>, Option<Encoding>) 
     let mut words: Vec<(Vec<&Glyph>, [f32; 4])> = Vec::new();
     let mut cur: Vec<&Glyph> = Vec::new();
     let mut cb = [0.0f32; 4];
-    fn flush<'g>(cur: &mut Vec<&'g Glyph>, cb: [f32; 4], words: &mut Vec<(Vec<&'g Glyph>, [f32; 4])>) {
+    fn flush<'g>(
+        cur: &mut Vec<&'g Glyph>,
+        cb: [f32; 4],
+        words: &mut Vec<(Vec<&'g Glyph>, [f32; 4])>,
+    ) {
         if !cur.is_empty() {
             words.push((std::mem::take(cur), cb));
         }
@@ -354,7 +355,9 @@ fn lines_of(glyphs: &[Glyph], invisible: bool) -> (Vec<Line>, Option<Encoding>) 
         let mut i = 0;
         while i < gs.len() {
             let l = gs[i].legacy;
-            let j = (i..gs.len()).find(|&k| gs[k].legacy != l).unwrap_or(gs.len());
+            let j = (i..gs.len())
+                .find(|&k| gs[k].legacy != l)
+                .unwrap_or(gs.len());
             let run: String = gs[i..j].iter().map(|g| g.c).collect();
             match l {
                 Some((enc, caps)) => {
@@ -414,11 +417,21 @@ fn lines_of(glyphs: &[Glyph], invisible: bool) -> (Vec<Line>, Option<Encoding>) 
 }
 
 fn union(a: [f32; 4], b: [f32; 4]) -> [f32; 4] {
-    [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 fn iunion(a: [i32; 4], b: [i32; 4]) -> [i32; 4] {
-    [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
 }
 
 fn ibox(b: [f32; 4]) -> [i32; 4] {
@@ -454,7 +467,11 @@ pub fn decide(t: &PageText, mode: Mode) -> Decision {
         t.image_cover * 100.0
     );
     match (t.kind, mode) {
-        (_, Mode::Force) => d(Source::Ocr, false, format!("force: OCR every page ({cover})")),
+        (_, Mode::Force) => d(
+            Source::Ocr,
+            false,
+            format!("force: OCR every page ({cover})"),
+        ),
         (PageKind::Vector, _) => d(
             Source::Text,
             false,
@@ -465,10 +482,7 @@ pub fn decide(t: &PageText, mode: Mode) -> Decision {
         (PageKind::ScanWithOverlay, _) => d(
             Source::Ocr,
             false,
-            format!(
-                "image with a small text overlay ({} glyphs, kept apart; {cover})",
-                t.visible_chars
-            ),
+            format!("image with a small text overlay, kept apart ({cover})"),
         ),
         (PageKind::ScanWithLayer, Mode::Skip) => d(
             Source::Layer,

@@ -89,7 +89,11 @@ fn born_digital_pages_are_taken_as_text_exactly() {
         assert_eq!(p["timings"]["ocr_ms"], 0.0);
         assert_eq!(p["timings"]["restore_ms"], 0.0);
         let e = order_free_error(&page_text(p), &truth);
-        assert!(e <= 0.5, "page {}: order-free syllable error {e:.2} %", p["index"]);
+        assert!(
+            e <= 0.5,
+            "page {}: order-free syllable error {e:.2} %",
+            p["index"]
+        );
         // Boxes in pixels at 300 dpi, inside the A4 page.
         assert_eq!((&p["width"], &p["height"]), (&2480.into(), &3508.into()));
         for l in p["lines"].as_array().unwrap() {
@@ -118,7 +122,11 @@ fn born_digital_fields_are_found_as_on_a_scan() {
         d["issuer"]["value"],
         serde_json::json!(["ĐẢNG BỘ TỈNH LÂM ĐỒNG", "HUYỆN UỶ ĐỨC TRỌNG"])
     );
-    assert_eq!(d["signer"]["name"]["value"], "Lê Hồng Khánh", "{}", d["signer"]);
+    assert_eq!(
+        d["signer"]["name"]["value"], "Lê Hồng Khánh",
+        "{}",
+        d["signer"]
+    );
 }
 
 #[test]
@@ -147,8 +155,14 @@ fn scanned_page_with_a_signature_overlay_is_still_ocrd() {
         .iter()
         .map(|l| l["text"].as_str().unwrap().to_string() + "\n")
         .collect();
-    assert!(overlay.contains("Người ký: CỔNG THÔNG TIN ĐIỆN TỬ CHÍNH PHỦ"), "{overlay}");
-    assert!(overlay.contains("Thời gian ký: 23.04.2026 15:54:16 +07:00"), "{overlay}");
+    assert!(
+        overlay.contains("Người ký: CỔNG THÔNG TIN ĐIỆN TỬ CHÍNH PHỦ"),
+        "{overlay}"
+    );
+    assert!(
+        overlay.contains("Thời gian ký: 23.04.2026 15:54:16 +07:00"),
+        "{overlay}"
+    );
     // Skip mode does not take a scan's overlay for its text either.
     let v = scan_json(&fixture("signed-scan.pdf"), &["--mode", "skip"]);
     assert_eq!(v["pages"][0]["source"], "ocr");
@@ -156,7 +170,11 @@ fn scanned_page_with_a_signature_overlay_is_still_ocrd() {
 
 #[test]
 fn garbled_english_ocr_layer_is_redone_in_auto_and_kept_in_skip() {
-    let truth: String = truth_pages()[0].lines().take(18).map(|l| l.to_string() + "\n").collect();
+    let truth: String = truth_pages()[0]
+        .lines()
+        .take(18)
+        .map(|l| l.to_string() + "\n")
+        .collect();
     let auto = scan_json(&fixture("garbled-layer.pdf"), &[]);
     let p = &auto["pages"][0];
     assert_eq!(p["source"], "ocr", "{}", p["source_reason"]);
@@ -232,4 +250,29 @@ fn batch_report_counts_pages_by_source() {
     let by = &r["summary"]["pages_by_source"];
     assert_eq!(by["text"], 7, "{by}");
     assert_eq!(by["ocr"], 1, "{by}");
+}
+
+#[test]
+fn searchable_pdf_output_leaves_born_digital_pages_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pdf");
+    let o = sohoa(&[
+        "scan",
+        &fixture("born-digital.pdf"),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Read back, the pages still hold their own text once, with no second (invisible) layer.
+    let a = scan_json(&fixture("born-digital.pdf"), &["--no-restore"]);
+    let b = scan_json(out.to_str().unwrap(), &["--no-restore"]);
+    for (pa, pb) in a["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(b["pages"].as_array().unwrap())
+    {
+        assert_eq!(pb["source"], "text");
+        assert_eq!(page_text(pa), page_text(pb));
+    }
 }

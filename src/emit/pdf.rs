@@ -7,7 +7,8 @@
 //! (`Page::rotation`) keeps its pixels and gets a /Rotate so that it displays upright, with
 //! the text laid along the turned lines. The font is a glyphless TrueType font built for the
 //! characters of the document ([`super::glyphless`]), so the layer carries any Vietnamese text
-//! in a few kB.
+//! in a few kB. Pages whose text was taken from the source PDF (`Page::source` "text" or
+//! "layer") are copied as they are.
 
 use super::glyphless;
 use crate::doc::{Document, Page};
@@ -255,6 +256,11 @@ fn build(doc: &Document, with_images: bool) -> Result<Vec<u8>> {
                         dest as PdfPageIndex,
                     )
                     .map_err(&e)?;
+                // A page whose text came from the PDF itself (born-digital, or an earlier OCR
+                // layer kept) already carries it: copied untouched, no second layer.
+                if p.source != "ocr" {
+                    continue;
+                }
                 let mut page = out.pages().get(dest as PdfPageIndex).map_err(&e)?;
                 page.set_content_regeneration_strategy(PdfPageContentRegenerationStrategy::Manual);
                 // Displayed source pixels → user space, as PDFium rendered the page for OCR.
