@@ -1,11 +1,18 @@
 //! Clean: page images are made easier to read before OCR. Each step is kept only where it was
-//! measured to help (README, "Clean-up"):
+//! measured to help (README, "Clean-up"), in this order:
+//! - coloured inks (red seals and stamps, blue signatures) become paper on colour scans
+//!   ([`crate::inks`]);
+//! - a skewed page is turned level ([`crate::deskew`]);
 //! - low-resolution pages are upscaled to 300 dpi (Tesseract's Vietnamese models lose marks
 //!   below about 250 dpi);
 //! - specks (isolated ink blobs far smaller than any Vietnamese mark or punctuation) are erased,
-//!   since Tesseract reads them as stray ". : ' -" and splits words on them.
+//!   since Tesseract reads them as stray ". : ' -" and splits words on them; but only on pages
+//!   that have some: on a clean page the rare "specks" found are real marks (a full stop far
+//!   from its word, a dot of a broken letter), and erasing them cost words (issue 15).
 
+use crate::inks::{InkReport, Region};
 use crate::raster::PageImage;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone)]
 pub struct CleanOptions {
@@ -16,6 +23,13 @@ pub struct CleanOptions {
     /// Ink components of at most this many pixels (at 300 dpi; scaled with resolution) are
     /// erased. 0 turns despeckling off.
     pub speck_area: u32,
+    /// Despeckle only pages with at least this many specks per million pixels (at 300 dpi):
+    /// a noisy page. 0 despeckles every page.
+    pub min_specks_per_mpx: f32,
+    /// Level skewed pages.
+    pub deskew: bool,
+    /// Make red and blue ink paper on colour scans.
+    pub separate_inks: bool,
 }
 
 impl Default for CleanOptions {
@@ -24,32 +38,70 @@ impl Default for CleanOptions {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(40);
+        let min_specks_per_mpx = std::env::var("SOHOA_MIN_SPECKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(MIN_SPECKS_PER_MPX);
         CleanOptions {
             enabled: true,
             min_dpi: 250.0,
             target_dpi: 300.0,
             speck_area,
+            min_specks_per_mpx,
+            // SOHOA_DESKEW=0 / SOHOA_INKS=0: for before/after measurements with `sohoa eval`.
+            deskew: std::env::var("SOHOA_DESKEW").map_or(true, |v| v != "0"),
+            separate_inks: std::env::var("SOHOA_INKS").map_or(true, |v| v != "0"),
         }
     }
 }
 
-/// What clean-up did to a page (recorded in the JSON output).
-#[derive(Debug, Clone, Copy, Default)]
+/// Specks per million pixels (300 dpi) from which a page counts as noisy. Measured
+/// (docs/real-scans.md): clean renders have 0-0.1 and despeckling them only cost words; light
+/// synthetic noise has 2-10, medium 22-40, the real-dev bilevel scans 1.7-14 (toner dust,
+/// bleed-through), and on all of these despeckling gained or changed nothing.
+pub const MIN_SPECKS_PER_MPX: f32 = 1.0;
+
+/// What clean-up did to a page: the page's `clean` object in the JSON output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CleanReport {
     /// Factor the page was scaled by before OCR (box coordinates are scaled back).
     pub scale: f32,
+    /// Skew undone, degrees (the page's `skew`).
+    #[serde(skip)]
+    pub skew: f32,
+    /// Skew measured, degrees (+: lines rise to the right); undone when over
+    /// [`crate::deskew::MIN_SKEW`].
+    pub skew_measured: f32,
+    /// Specks found, per million pixels at 300 dpi: the page's noise.
+    pub specks_per_mpx: f32,
+    /// Whether specks were erased (the page was noisy enough), and how many.
+    pub despeckled: bool,
     pub specks_removed: usize,
+    /// Fraction of the page's pixels that were red or blue ink and became paper.
+    pub ink_removed: f32,
+    /// Where that ink was (the page's `regions`).
+    #[serde(skip)]
+    pub regions: Vec<Region>,
 }
 
 pub fn clean(page: PageImage, opts: &CleanOptions) -> (PageImage, CleanReport) {
     let mut report = CleanReport {
         scale: 1.0,
-        specks_removed: 0,
+        ..Default::default()
     };
+    let mut page = page;
+    let inks = page.inks.take();
     if !opts.enabled {
         return (page, report);
     }
-    let mut page = page;
+    if let (Some(inks), true) = (inks, opts.separate_inks) {
+        let paper = paper_level(&page.gray, otsu(&page.gray));
+        let (w, h) = (page.width as usize, page.height as usize);
+        let InkReport { removed, regions } =
+            crate::inks::remove(&mut page.gray, &inks, w, h, page.dpi, paper);
+        report.ink_removed = removed;
+        report.regions = regions;
+    }
     if page.dpi > 0.0
         && page.dpi < opts.min_dpi
         && (page.width as u64 * page.height as u64) < 40_000_000
@@ -60,9 +112,49 @@ pub fn clean(page: PageImage, opts: &CleanOptions) -> (PageImage, CleanReport) {
     if opts.speck_area > 0 {
         let scale = (page.dpi / 300.0).max(0.25);
         let area = ((opts.speck_area as f32) * scale * scale).round().max(1.0) as u32;
-        report.specks_removed = despeckle(&mut page, area);
+        let specks = find_specks(&page, area);
+        let mpx_300 = (page.width as f32 * page.height as f32) / (scale * scale) / 1e6;
+        report.specks_per_mpx = specks.len() as f32 / mpx_300.max(0.01);
+        report.despeckled = report.specks_per_mpx >= opts.min_specks_per_mpx;
+        if report.despeckled {
+            let paper = paper_level(&page.gray, otsu(&page.gray));
+            for speck in &specks {
+                for &p in speck {
+                    page.gray[p] = paper;
+                }
+            }
+            report.specks_removed = specks.len();
+        }
+    }
+    // After despeckling: specks are found best on the page as scanned (rotation smears them).
+    if opts.deskew {
+        let skew = crate::deskew::estimate(&page);
+        report.skew_measured = skew;
+        if skew.abs() > crate::deskew::MIN_SKEW {
+            let paper = paper_level(&page.gray, otsu(&page.gray));
+            page = crate::deskew::rotate(&page, skew, paper);
+            report.skew = skew;
+        }
     }
     (page, report)
+}
+
+/// Paper brightness to paint with: the median of the pixels above the ink threshold `t`.
+fn paper_level(gray: &[u8], t: u8) -> u8 {
+    let mut hist = [0u64; 256];
+    for &g in gray {
+        if g > t {
+            hist[g as usize] += 1;
+        }
+    }
+    let half: u64 = hist.iter().sum::<u64>() / 2;
+    let mut acc = 0;
+    hist.iter()
+        .position(|&c| {
+            acc += c;
+            acc >= half
+        })
+        .unwrap_or(255) as u8
 }
 
 /// Otsu's threshold of a grey image.
@@ -98,32 +190,18 @@ fn otsu(gray: &[u8]) -> u8 {
     best_t
 }
 
-/// Erase ink components (8-connected, below Otsu's threshold) of at most `max_area` pixels that
-/// stand alone: nothing else inked within a small margin, so dots of i, dot-below marks and
-/// punctuation, which sit next to letters, are kept even when as small as a speck.
-fn despeckle(page: &mut PageImage, max_area: u32) -> usize {
+/// Ink components (8-connected, below Otsu's threshold) of at most `max_area` pixels that stand
+/// alone: nothing else inked within a small margin, so dots of i, dot-below marks and
+/// punctuation, which sit next to letters, are kept even when as small as a speck. Each speck is
+/// its pixels' indices.
+fn find_specks(page: &PageImage, max_area: u32) -> Vec<Vec<usize>> {
     let (w, h) = (page.width as usize, page.height as usize);
+    let mut specks = Vec::new();
     if w < 3 || h < 3 {
-        return 0;
+        return specks;
     }
     let t = otsu(&page.gray);
     let ink: Vec<bool> = page.gray.iter().map(|&g| g <= t).collect();
-    // Paper brightness to paint with: the median of the pixels above the threshold.
-    let mut hist = [0u64; 256];
-    for &g in &page.gray {
-        if g > t {
-            hist[g as usize] += 1;
-        }
-    }
-    let half: u64 = hist.iter().sum::<u64>() / 2;
-    let mut acc = 0;
-    let paper = hist
-        .iter()
-        .position(|&c| {
-            acc += c;
-            acc >= half
-        })
-        .unwrap_or(255) as u8;
 
     // Marks of Vietnamese letters and punctuation sit above or below their partner ink (i-dot,
     // dot below, the dot of ';'), so the vertical search reaches further than the horizontal.
@@ -132,7 +210,6 @@ fn despeckle(page: &mut PageImage, max_area: u32) -> usize {
     let mut seen = vec![false; w * h];
     let mut stack = Vec::new();
     let mut comp = Vec::new();
-    let mut removed = 0;
     for start in 0..w * h {
         if !ink[start] || seen[start] {
             continue;
@@ -191,13 +268,21 @@ fn despeckle(page: &mut PageImage, max_area: u32) -> usize {
             }
         }
         if alone {
-            for &p in &comp {
-                page.gray[p] = paper;
-            }
-            removed += 1;
+            specks.push(comp.clone());
         }
     }
-    removed
+    specks
+}
+
+/// Erase the specks [`find_specks`] finds; returns how many.
+#[cfg(test)]
+fn despeckle(page: &mut PageImage, max_area: u32) -> usize {
+    let specks = find_specks(page, max_area);
+    let paper = paper_level(&page.gray, otsu(&page.gray));
+    for &p in specks.iter().flatten() {
+        page.gray[p] = paper;
+    }
+    specks.len()
 }
 
 /// The page turned clockwise by 90, 180 or 270 degrees.
@@ -222,11 +307,9 @@ pub fn rotate(p: &PageImage, degrees: i32) -> PageImage {
         }
     }
     PageImage {
-        index: p.index,
         width: nw as u32,
         height: nh as u32,
-        dpi: p.dpi,
-        gray: out,
+        ..p.with_gray(out)
     }
 }
 
@@ -256,11 +339,10 @@ fn upscale(p: &PageImage, scale: f32) -> PageImage {
         }
     }
     PageImage {
-        index: p.index,
         width: nw as u32,
         height: nh as u32,
         dpi: p.dpi * scale,
-        gray: out,
+        ..p.with_gray(out)
     }
 }
 
@@ -270,11 +352,8 @@ mod tests {
 
     fn blank(w: u32, h: u32) -> PageImage {
         PageImage {
-            index: 0,
-            width: w,
-            height: h,
-            dpi: 300.0,
             gray: vec![230; (w * h) as usize],
+            ..PageImage::blank(w, h, 300.0)
         }
     }
 

@@ -115,8 +115,25 @@ pub struct Page {
     pub rotation: i32,
     #[serde(default)]
     pub skew: f32,
+    /// How the image was prepared: `dpi_source`, `clean`, `regions` (flattened into the page).
+    #[serde(flatten)]
+    pub prep: Preparation,
     pub lines: Vec<Line>,
     pub timings: Timings,
+}
+
+/// How a page image was prepared for OCR (docs/schema.md): where its resolution came from, what
+/// clean-up did, and the parts taken as seals, stamps or signatures and left out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Preparation {
+    /// Always set by sohoa; absent only in JSON written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpi_source: Option<crate::dpi::DpiSource>,
+    /// `None` when clean-up was off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clean: Option<crate::clean::CleanReport>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<crate::inks::Region>,
 }
 
 impl Page {

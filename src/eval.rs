@@ -218,15 +218,18 @@ pub struct EvalOptions {
     pub raw: bool,
 }
 
+/// A column's errors and time (ms).
+pub type Score = (Column, ErrorCounts, f64);
+
 /// One set's errors and time per column (time: milliseconds of clean-up, OCR and restoration
 /// summed over its pages; workers run side by side, so compare columns, not wall time).
 #[derive(Debug, Clone)]
 pub struct SetResult {
     pub name: String,
     pub pages: usize,
-    pub columns: Vec<(Column, ErrorCounts, f64)>,
+    pub columns: Vec<Score>,
     /// The same per page (1-based page number), in page order.
-    pub per_page: Vec<(usize, Vec<(Column, ErrorCounts, f64)>)>,
+    pub per_page: Vec<(usize, Vec<Score>)>,
     /// Pages that failed, with the reason (their text counts as empty).
     pub errors: Vec<String>,
 }
@@ -367,7 +370,11 @@ pub fn run(
             if cancel.load(Ordering::Relaxed) {
                 break;
             }
-            let last = set.truth.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+            let last = set
+                .truth
+                .iter()
+                .rposition(Option::is_some)
+                .map_or(0, |i| i + 1);
             let r = render_truth_pages(&set.file, last, &base.raster, &mut |image| {
                 let wanted = set.truth.get(image.index).is_some_and(Option::is_some);
                 !cancel.load(Ordering::Relaxed)
@@ -429,7 +436,11 @@ pub fn run(
             columns.sort_by_key(|x| x.0);
             let mut errors: Vec<String> = mine
                 .iter()
-                .filter_map(|o| o.error.as_ref().map(|e| format!("page {}: {e}", o.page + 1)))
+                .filter_map(|o| {
+                    o.error
+                        .as_ref()
+                        .map(|e| format!("page {}: {e}", o.page + 1))
+                })
                 .collect();
             errors.extend(
                 render_errors
@@ -499,11 +510,7 @@ fn read_page(
         let mut lines = page.lines;
         r.restore_ocr_lines(&mut lines)?;
         let text: String = lines.iter().map(|l| l.text.clone() + "\n").collect();
-        texts.push((
-            Column::Restored,
-            text,
-            ms + t.elapsed().as_secs_f64() * 1e3,
-        ));
+        texts.push((Column::Restored, text, ms + t.elapsed().as_secs_f64() * 1e3));
     }
     Ok(())
 }
@@ -525,7 +532,10 @@ mod tests {
         w("poem.p2.gt.txt", "tif");
         let sets = find_sets(d.path()).unwrap();
         let by = |n: &str| sets.iter().find(|s| s.name == n).unwrap().truth.clone();
-        assert_eq!(by("annex.pdf"), vec![Some("một".into()), None, Some("ba".into())]);
+        assert_eq!(
+            by("annex.pdf"),
+            vec![Some("một".into()), None, Some("ba".into())]
+        );
         assert_eq!(by("poem.pdf"), vec![Some("pdf".to_string())]);
         assert_eq!(by("poem.tif"), vec![None, Some("tif".to_string())]);
     }

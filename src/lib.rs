@@ -7,10 +7,13 @@
 
 pub mod batch;
 pub mod clean;
+pub mod deskew;
 pub mod doc;
+pub mod dpi;
 pub mod emit;
 pub mod error;
 pub mod eval;
+pub mod inks;
 pub mod input;
 pub mod legacy;
 pub mod ocr;

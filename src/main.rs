@@ -60,9 +60,10 @@ struct EngineArgs {
     /// Resolution at which PDF pages are rendered.
     #[arg(long, default_value_t = 300.0)]
     dpi: f32,
-    /// Resolution assumed for images that do not record one.
-    #[arg(long, default_value_t = 300.0)]
-    image_dpi: f32,
+    /// Resolution of images whose own is missing or implausible [default: estimated from the
+    /// page size and letter height, else 300].
+    #[arg(long)]
+    image_dpi: Option<f32>,
     /// Skip diacritic restoration / OCR post-correction.
     #[arg(long)]
     no_restore: bool,
@@ -107,7 +108,10 @@ impl EngineArgs {
             o.jobs = j.max(1);
         }
         o.raster.dpi = self.dpi.clamp(50.0, 1200.0);
-        o.raster.image_dpi = self.image_dpi.clamp(50.0, 2400.0);
+        if let Some(d) = self.image_dpi {
+            o.raster.image_dpi = d.clamp(50.0, 2400.0);
+            o.raster.estimate_dpi = false;
+        }
         o.raster.pdfium = self.pdfium.clone();
         o.restore = !self.no_restore;
         o.clean.enabled = !self.no_clean;
@@ -515,7 +519,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
         let ratio_row = |name: &str, r: Option<f64>, table: &mut Vec<serde_json::Value>| {
             if let Some(r) = r {
                 println!("{name:<40} {:<10} WER sohoa / tesseract {r:.3}", "ratio");
-                table.push(serde_json::json!({"set": name, "stage": "ratio", "wer_vs_tesseract": r}));
+                table.push(
+                    serde_json::json!({"set": name, "stage": "ratio", "wer_vs_tesseract": r}),
+                );
             }
         };
         for r in &results {
@@ -525,7 +531,13 @@ fn eval(a: EvalArgs) -> anyhow::Result<i32> {
             if a.pages {
                 for (n, cols) in &r.per_page {
                     for (c, e, ms) in cols {
-                        print_row(&format!("{} p{n}", r.name), c.name(), e, Some(*ms), &mut table);
+                        print_row(
+                            &format!("{} p{n}", r.name),
+                            c.name(),
+                            e,
+                            Some(*ms),
+                            &mut table,
+                        );
                     }
                 }
             }

@@ -456,12 +456,18 @@ impl Pipeline {
                     legacy_encoding: None,
                     rotation: 0,
                     skew: 0.0,
+                    prep: Default::default(),
                     lines,
                     timings,
                 }
             }
         };
-        log::debug!("page {}: {}: {}", index + 1, decision.source.name(), decision.reason);
+        log::debug!(
+            "page {}: {}: {}",
+            index + 1,
+            decision.source.name(),
+            decision.reason
+        );
         page.source_reason = Some(decision.reason);
         page.legacy_encoding = legacy;
         Ok(page)
@@ -474,6 +480,7 @@ impl Pipeline {
             ..Default::default()
         };
         let (index, width, height, dpi) = (image.index, image.width, image.height, image.dpi);
+        let dpi_source = image.dpi_source;
         let t = Instant::now();
         let (image, report) = clean::clean(image, &self.opts.clean);
         log::debug!(
@@ -522,7 +529,12 @@ impl Pipeline {
             overlay: Vec::new(),
             legacy_encoding: None,
             rotation,
-            skew: 0.0,
+            skew: report.skew,
+            prep: crate::doc::Preparation {
+                dpi_source: Some(dpi_source),
+                regions: report.regions.clone(),
+                clean: self.opts.clean.enabled.then_some(report),
+            },
             lines,
             timings,
         })

@@ -4,7 +4,9 @@
 //! lock, so rendering happens on one thread that feeds the OCR workers). Images are decoded with
 //! `image`, TIFF pages (Group 4 fax included) one by one with `tiff`.
 
+use crate::dpi::DpiSource;
 use crate::error::{Error, Result};
+use crate::inks::InkMap;
 use crate::input::Kind;
 use crate::textlayer::{self, Decision, Mode, PageText, Source};
 use pdfium_render::prelude::*;
@@ -20,15 +22,49 @@ pub struct PageImage {
     pub width: u32,
     pub height: u32,
     pub dpi: f32,
+    /// Where `dpi` came from.
+    pub dpi_source: DpiSource,
     pub gray: Vec<u8>,
+    /// Colour scans only: each pixel's coloured ink ([`crate::inks::Ink`] as u8; 0 = none),
+    /// for clean-up to take seals and signatures off the page. `None` for grey and bilevel
+    /// pages and colour pages without coloured ink.
+    pub inks: Option<Vec<u8>>,
+}
+
+impl PageImage {
+    /// A white page.
+    pub fn blank(width: u32, height: u32, dpi: f32) -> PageImage {
+        PageImage {
+            index: 0,
+            width,
+            height,
+            dpi,
+            dpi_source: DpiSource::Option,
+            gray: vec![255; width as usize * height as usize],
+            inks: None,
+        }
+    }
+
+    /// Grey pixels `gray` of this page's size, with everything else of this page but its inks.
+    pub fn with_gray(&self, gray: Vec<u8>) -> PageImage {
+        PageImage {
+            index: self.index,
+            width: self.width,
+            height: self.height,
+            dpi: self.dpi,
+            dpi_source: self.dpi_source,
+            gray,
+            inks: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for PageImage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "PageImage(#{} {}x{} @{}dpi)",
-            self.index, self.width, self.height, self.dpi
+            "PageImage(#{} {}x{} @{}dpi {:?})",
+            self.index, self.width, self.height, self.dpi, self.dpi_source
         )
     }
 }
@@ -37,8 +73,12 @@ impl std::fmt::Debug for PageImage {
 pub struct RasterOptions {
     /// Rendering resolution for PDF pages.
     pub dpi: f32,
-    /// Resolution assumed for images that do not record one.
+    /// Resolution assumed for images whose own is missing or implausible and cannot be
+    /// estimated (or, with `estimate_dpi` off, instead of estimating).
     pub image_dpi: f32,
+    /// Estimate missing or implausible image resolutions from the page ([`crate::dpi`]). Off
+    /// when the user gave `--image-dpi`.
+    pub estimate_dpi: bool,
     /// Pages larger than this many pixels are rendered at a lower resolution (decompression bombs,
     /// 5 m posters) instead of exhausting memory.
     pub max_pixels: u64,
@@ -51,6 +91,7 @@ impl Default for RasterOptions {
         RasterOptions {
             dpi: 300.0,
             image_dpi: 300.0,
+            estimate_dpi: true,
             max_pixels: 60_000_000,
             pdfium: None,
         }
@@ -244,10 +285,16 @@ pub fn render_pdf_pages(
     select: &mut dyn FnMut(usize) -> Result<std::ops::Range<usize>>,
     on_page: &mut dyn FnMut(PageImage, f64) -> bool,
 ) -> Result<usize> {
-    read_pdf_pages(path, opts, None, select, &mut |input, ms| match input.image {
-        Some(image) => on_page(image, ms),
-        None => true,
-    })
+    read_pdf_pages(
+        path,
+        opts,
+        None,
+        select,
+        &mut |input, ms| match input.image {
+            Some(image) => on_page(image, ms),
+            None => true,
+        },
+    )
 }
 
 /// [`render_pdf_pages`] with the text layer: with a `mode`, each page's text is read first and
@@ -285,7 +332,11 @@ pub fn read_pdf_pages(
                     (Some(Box::new(t)), Some(d))
                 }
                 Err(e) => {
-                    log::debug!("{}: page {}: no text layer read: {e}", path.display(), i + 1);
+                    log::debug!(
+                        "{}: page {}: no text layer read: {e}",
+                        path.display(),
+                        i + 1
+                    );
                     (None, None)
                 }
             },
@@ -388,10 +439,12 @@ fn render_page(
         )));
     }
     let mut gray = vec![0u8; bw * bh];
+    let mut inks = InkMap::new(bw * bh);
     for y in 0..bh {
         let row = &raw[y * stride..y * stride + bw * 4];
         for (x, px) in row.chunks_exact(4).enumerate() {
             gray[y * bw + x] = luma(px[2], px[1], px[0]);
+            inks.note(y * bw + x, px[2], px[1], px[0]);
         }
     }
     Ok(PageImage {
@@ -399,7 +452,9 @@ fn render_page(
         width: bw as u32,
         height: bh as u32,
         dpi,
+        dpi_source: DpiSource::Pdf,
         gray,
+        inks: inks.finish(),
     })
 }
 
@@ -413,12 +468,11 @@ fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageIma
         path: path.to_path_buf(),
         source: e,
     })?;
-    let dpi = match kind {
+    let meta_dpi = match kind {
         Kind::Png => png_dpi(&bytes),
         Kind::Jpeg => jpeg_dpi(&bytes),
         _ => None,
-    }
-    .unwrap_or(opts.image_dpi);
+    };
     let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes));
     reader.set_format(match kind {
         Kind::Png => image::ImageFormat::Png,
@@ -434,29 +488,54 @@ fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageIma
         other => Error::BadImage(other.to_string()),
     })?;
     let (w, h) = (img.width(), img.height());
-    let gray = flatten_to_gray(img);
+    let (gray, inks) = flatten_to_gray(img);
+    let (dpi, dpi_source) =
+        crate::dpi::resolve(meta_dpi, &gray, w, h, opts.image_dpi, opts.estimate_dpi);
     Ok(PageImage {
         index: 0,
         width: w,
         height: h,
         dpi,
+        dpi_source,
         gray,
+        inks,
     })
 }
 
-/// Grey with any alpha composited over white paper (transparent scans read as black otherwise).
-fn flatten_to_gray(img: image::DynamicImage) -> Vec<u8> {
+/// Grey with any alpha composited over white paper (transparent scans read as black otherwise),
+/// and for colour images the coloured inks.
+fn flatten_to_gray(img: image::DynamicImage) -> (Vec<u8>, Option<Vec<u8>>) {
+    let colour = img.color().has_color();
     if img.color().has_alpha() {
         let rgba = img.to_rgba8();
-        rgba.pixels()
-            .map(|p| {
+        let mut inks = InkMap::new(if colour { rgba.len() / 4 } else { 0 });
+        let gray = rgba
+            .pixels()
+            .enumerate()
+            .map(|(i, p)| {
                 let a = p[3] as u32;
+                if colour && a > 128 {
+                    inks.note(i, p[0], p[1], p[2]);
+                }
                 let l = luma(p[0], p[1], p[2]) as u32;
                 ((l * a + 255 * (255 - a) + 127) / 255) as u8
             })
-            .collect()
+            .collect();
+        (gray, inks.finish())
+    } else if colour {
+        let rgb = img.to_rgb8();
+        let mut inks = InkMap::new(rgb.len() / 3);
+        let gray = rgb
+            .pixels()
+            .enumerate()
+            .map(|(i, p)| {
+                inks.note(i, p[0], p[1], p[2]);
+                luma(p[0], p[1], p[2])
+            })
+            .collect();
+        (gray, inks.finish())
     } else {
-        img.to_luma8().into_raw()
+        (img.to_luma8().into_raw(), None)
     }
 }
 
@@ -543,21 +622,30 @@ fn tiff_page<R: Read + Seek>(
             index + 1
         )));
     }
-    let dpi = dec
-        .get_tag_f32(Tag::XResolution)
+    // ResolutionUnit 1 means "no unit": the numbers are an aspect ratio, not a resolution.
+    // XResolution is a RATIONAL: `get_tag_f32` refuses it, so TIFF resolutions were never read
+    // (every TIFF was taken at --image-dpi) until issue 15.
+    let meta_dpi = dec
+        .get_tag(Tag::XResolution)
         .ok()
-        .filter(|d| *d > 10.0)
-        .map(|d| match dec.get_tag_u32(Tag::ResolutionUnit) {
-            Ok(3) => (d * 2.54).round(),
-            _ => d,
+        .and_then(|v| match v {
+            tiff::decoder::ifd::Value::Rational(n, d) if d > 0 => Some(n as f32 / d as f32),
+            tiff::decoder::ifd::Value::Float(f) => Some(f),
+            other => other.into_u32().ok().map(|n| n as f32),
         })
-        .unwrap_or(opts.image_dpi);
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .and_then(|d| match dec.get_tag_u32(Tag::ResolutionUnit) {
+            Ok(3) => Some((d * 2.54).round()),
+            Ok(1) => None,
+            _ => Some(d),
+        });
     // 0 = WhiteIsZero: bilevel fax pages usually store ink as 1.
     let white_is_zero = matches!(dec.get_tag_u32(Tag::PhotometricInterpretation), Ok(0));
     let color = dec.colortype().map_err(bad)?;
     let data = dec.read_image().map_err(bad)?;
     let (w, h) = (w as usize, h as usize);
     let mut gray = vec![255u8; w * h];
+    let mut inks = InkMap::new(0);
     let samples: Vec<u8> = match data {
         DecodingResult::U8(v) => v,
         DecodingResult::U16(v) => v.iter().map(|s| (s >> 8) as u8).collect(),
@@ -591,8 +679,10 @@ fn tiff_page<R: Read + Seek>(
             } else {
                 4
             };
+            inks = InkMap::new(w * h);
             for (i, px) in samples.chunks_exact(n).take(w * h).enumerate() {
                 gray[i] = luma(px[0], px[1], px[2]);
+                inks.note(i, px[0], px[1], px[2]);
             }
         }
         ColorType::Palette(_) | ColorType::CMYK(_) | _ => {
@@ -602,11 +692,21 @@ fn tiff_page<R: Read + Seek>(
             )))
         }
     }
+    let (dpi, dpi_source) = crate::dpi::resolve(
+        meta_dpi,
+        &gray,
+        w as u32,
+        h as u32,
+        opts.image_dpi,
+        opts.estimate_dpi,
+    );
     Ok(PageImage {
         index,
         width: w as u32,
         height: h as u32,
         dpi,
+        dpi_source,
         gray,
+        inks: inks.finish(),
     })
 }

@@ -130,6 +130,7 @@ fn doc_from_truth(truth: &Value, columns: Columns) -> Document {
             source: "ocr".into(),
             rotation: 0,
             skew: 0.0,
+            prep: Default::default(),
             lines,
             timings: Timings::default(),
         });
@@ -877,6 +878,7 @@ fn synth(rows: &[Row], split: bool) -> Document {
         source: "ocr".into(),
         rotation: 0,
         skew: 0.0,
+        prep: Default::default(),
         lines,
         timings: Timings::default(),
     }];
