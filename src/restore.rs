@@ -6,6 +6,8 @@
 //! clearly enough over what was there. Numbers, dates, document codes ("57-KL/TW"), Roman
 //! numerals, URLs and abbreviations pass through untouched, and case is kept.
 
+pub mod ngram;
+
 use crate::error::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -14,7 +16,7 @@ use tract_onnx::prelude::*;
 static EMBEDDED_MODEL: &[u8] = include_bytes!("../models/restore.onnx");
 static EMBEDDED_VOCAB: &str = include_str!("../models/vocab.json");
 static EMBEDDED_LEXICON: &str = include_str!("../models/vi_syllables.txt");
-static EMBEDDED_LM: &str = include_str!("../models/vi_bigrams.tsv");
+static EMBEDDED_NGRAM: &[u8] = include_bytes!("../models/vi_lm.bin");
 
 /// Lines are cut into pieces of at most this many characters (at spaces) before tagging; the
 /// model sees about 30 characters either side, so longer pieces gain nothing.
@@ -299,30 +301,68 @@ impl Lexicon {
     }
 }
 
-/// Tesseract word confidence above which a valid syllable in marked text is taken as read.
+/// Tesseract word confidence above which a valid syllable in marked text is taken as read by
+/// the tagger (it is not run around it); the LM still weighs it against its other markings.
 const SKIP_CONF: f32 = 95.0;
-/// Lexicon candidates considered per token.
+/// Lexicon candidates the tagger proposes per token.
 const CANDIDATES: usize = 4;
-/// ln(0.3): the least tagger probability at which a change to marked OCR text is considered.
+/// ln(0.3): the least tagger probability at which a change of letters in marked OCR text is
+/// considered.
 const MIN_MARKED_CHANGE_LP: f32 = -1.204;
-/// Weight of the bigram LM against the tagger's log-probabilities.
-const LM_WEIGHT: f32 = 1.0;
+/// Weight of the tagger's log-probabilities against the n-gram LM's.
+const TAGGER_WEIGHT: f32 = 0.5;
+/// Viterbi states kept per token, and how far (nats) below the best a state may fall.
+const BEAM: usize = 12;
+const BEAM_NATS: f32 = 14.0;
+
+/// The noisy channel for Vietnamese OCR: the cost (nats) of Tesseract having read `input`
+/// (a valid syllable) where the text said another marking of the same letters. A confident
+/// reading costs more to overturn; each further mark that differs costs more again. Fitted on
+/// held-out corpus text with Tesseract-like mark errors and the dev scans (model card).
+#[derive(Debug, Clone, Copy)]
+pub struct Channel {
+    pub base: f32,
+    pub per_mark: f32,
+    pub per_conf: f32,
+}
+
+impl Channel {
+    pub const DEFAULT: Channel = Channel {
+        base: 2.0,
+        per_mark: 2.0,
+        per_conf: 5.0,
+    };
+
+    fn from_env() -> Channel {
+        let get = |k: &str, d: f32| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        Channel {
+            base: get("SOHOA_CH_BASE", Self::DEFAULT.base),
+            per_mark: get("SOHOA_CH_MARK", Self::DEFAULT.per_mark),
+            per_conf: get("SOHOA_CH_CONF", Self::DEFAULT.per_conf),
+        }
+    }
+}
 
 /// One reading of a token.
 struct Cand {
-    /// Lower-case core (for lexicon readings).
+    /// Lower-case core (for lexicon readings), in the LM's tone style.
     text: String,
     positions: Vec<usize>,
-    /// The tagger's log-probability of this reading.
+    /// The tagger's log-probability of this reading (0 where the tagger was not run).
     char_lp: f32,
     /// Cost of changing what was read into this (0 for the input itself).
     penalty: f32,
-    lm_id: Option<u32>,
+    lm_id: u16,
     is_input: bool,
 }
 
 impl Cand {
-    fn input(char_lp: f32, lm_id: Option<u32>) -> Cand {
+    fn input(char_lp: f32, lm_id: u16) -> Cand {
         Cand {
             text: String::new(),
             positions: Vec::new(),
@@ -332,6 +372,10 @@ impl Cand {
             is_input: true,
         }
     }
+
+    fn own(&self) -> f32 {
+        TAGGER_WEIGHT * self.char_lp - self.penalty
+    }
 }
 
 struct Plan {
@@ -339,96 +383,25 @@ struct Plan {
     a: usize,
     b: usize,
     fixed: bool,
+    /// LM ids of the punctuation before and after the core.
+    pre: Vec<u16>,
+    post: Vec<u16>,
     cands: Vec<Cand>,
 }
 
-/// Syllable bigram LM (models/vi_bigrams.tsv) with interpolated unigram back-off.
-struct Lm {
-    ids: HashMap<String, u32>,
-    uni: Vec<f32>,
-    /// Context counts: how often each syllable (or the start, at index len) precedes another.
-    ctx: Vec<f32>,
-    bi: HashMap<u64, f32>,
-    total: f32,
-}
+/// ln of the share of the unknown-word class one particular unknown string gets.
+const UNK_COST: f32 = -9.0;
 
-impl Lm {
-    const START: u32 = u32::MAX;
-    const LAMBDA: f32 = 0.03;
+/// No word: the history slot before the start of the text.
+const NONE: u16 = u16::MAX;
 
-    fn parse(text: &str) -> Lm {
-        let mut lm = Lm {
-            ids: HashMap::new(),
-            uni: Vec::new(),
-            ctx: Vec::new(),
-            bi: HashMap::new(),
-            total: 0.0,
-        };
-        let mut start_ctx = 0.0;
-        for line in text.lines() {
-            if line.starts_with('#') {
-                continue;
-            }
-            let Some((key, count)) = line.split_once('\t') else {
-                continue;
-            };
-            let Ok(c) = count.parse::<f32>() else {
-                continue;
-            };
-            match key.split_once(' ') {
-                None => {
-                    lm.ids.insert(key.to_string(), lm.uni.len() as u32);
-                    lm.uni.push(c);
-                    lm.total += c;
-                }
-                Some((w1, w2)) => {
-                    let Some(&b) = lm.ids.get(w2) else { continue };
-                    let a = if w1 == "<s>" {
-                        Self::START
-                    } else if let Some(&a) = lm.ids.get(w1) {
-                        a
-                    } else {
-                        continue;
-                    };
-                    lm.bi.insert(((a as u64) << 32) | b as u64, c);
-                    if a == Self::START {
-                        start_ctx += c;
-                    }
-                }
-            }
-        }
-        lm.ctx = lm.uni.clone();
-        lm.ctx.push(start_ctx);
-        lm
-    }
-
-    fn id(&self, w: &str) -> Option<u32> {
-        self.ids.get(w).copied()
-    }
-
-    /// log P(w | prev); words outside the table get a small constant (they are codes, names,
-    /// foreign words: the tagger decides those alone).
-    fn logp(&self, prev: Option<u32>, w: Option<u32>) -> f32 {
-        let Some(w) = w else { return (1e-6f32).ln() };
-        let v = self.uni.len() as f32;
-        let p_uni = (self.uni[w as usize] + 0.5) / (self.total + 0.5 * v);
-        let a = prev.unwrap_or(Self::START);
-        let c_ctx = if a == Self::START {
-            self.ctx[self.uni.len()]
-        } else {
-            self.ctx[a as usize]
-        };
-        let c_bi = self
-            .bi
-            .get(&(((a as u64) << 32) | w as u64))
-            .copied()
-            .unwrap_or(0.0);
-        // Linear interpolation with a generous unigram share: the corpus is laws and Wikipedia,
-        // plans say "Kế hoạch số" where laws say "kế hoạch sử dụng", so an unseen pair must not
-        // be ruled out.
-        let p_bi = if c_ctx > 0.0 { c_bi / c_ctx } else { 0.0 };
-        ((1.0 - Self::LAMBDA) * p_bi + Self::LAMBDA * p_uni).ln()
-    }
+/// A Viterbi state: the last two LM ids, the best score reaching them, and how.
+#[derive(Clone, Copy)]
+struct State {
+    h: [u16; 2],
+    score: f32,
+    back: u32,
+    cand: u16,
 }
 
 /// How far the input can be trusted, judged from the whole text handed in at once (a page, or
@@ -482,7 +455,10 @@ pub struct Restorer {
     plan: std::sync::Arc<TypedRunnableModel>,
     vocab: Vocab,
     lexicon: Lexicon,
-    lm: Lm,
+    lm: ngram::NgramLm<'static>,
+    /// Unmarked skeleton ("hoach") → LM ids of the syllables with those letters ("hoạch").
+    variants: HashMap<String, Vec<u16>>,
+    channel: Channel,
     pub model_id: String,
 }
 
@@ -493,11 +469,11 @@ impl Restorer {
             EMBEDDED_MODEL,
             EMBEDDED_VOCAB,
             EMBEDDED_LEXICON,
-            EMBEDDED_LM,
+            EMBEDDED_NGRAM,
         )
     }
 
-    /// A model directory holding restore.onnx, vocab.json and vi_syllables.txt.
+    /// A model directory holding restore.onnx, vocab.json, vi_syllables.txt and vi_lm.bin.
     pub fn from_dir(dir: &Path) -> Result<Restorer> {
         let read = |name: &str| {
             std::fs::read(dir.join(name))
@@ -506,11 +482,12 @@ impl Restorer {
         let model = read("restore.onnx")?;
         let vocab = String::from_utf8_lossy(&read("vocab.json")?).into_owned();
         let lex = String::from_utf8_lossy(&read("vi_syllables.txt")?).into_owned();
-        let lm = String::from_utf8_lossy(&read("vi_bigrams.tsv")?).into_owned();
-        Self::from_parts(&model, &vocab, &lex, &lm)
+        // The LM borrows its bytes for the life of the process, as the embedded one does.
+        let lm: &'static [u8] = Box::leak(read("vi_lm.bin")?.into_boxed_slice());
+        Self::from_parts(&model, &vocab, &lex, lm)
     }
 
-    fn from_parts(model: &[u8], vocab: &str, lexicon: &str, lm: &str) -> Result<Restorer> {
+    fn from_parts(model: &[u8], vocab: &str, lexicon: &str, lm: &'static [u8]) -> Result<Restorer> {
         let merr = |e: TractError| Error::Model(format!("{e:#}"));
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(model))
@@ -520,15 +497,29 @@ impl Restorer {
             .into_runnable()
             .map_err(merr)?;
         use sha2::Digest;
-        let digest = sha2::Sha256::digest(model);
-        let model_id = format!("restore.onnx sha256:{}", &crate::input::hex(&digest)[..16]);
+        let mut h = sha2::Sha256::new();
+        h.update(model);
+        h.update(lm);
+        let model_id = format!(
+            "restore.onnx+vi_lm.bin sha256:{}",
+            &crate::input::hex(&h.finalize())[..16]
+        );
         let vocab = Vocab::parse(vocab)?;
         let lexicon = Lexicon::parse(lexicon, &vocab.output_ix);
+        let lm = ngram::NgramLm::from_bytes(lm).map_err(Error::Model)?;
+        let mut variants: HashMap<String, Vec<u16>> = HashMap::new();
+        for (id, w) in lm.vocab.words.iter().enumerate() {
+            if w.chars().all(char::is_alphabetic) {
+                variants.entry(strip_marks(w)).or_default().push(id as u16);
+            }
+        }
         Ok(Restorer {
             plan,
             vocab,
             lexicon,
-            lm: Lm::parse(lm),
+            lm,
+            variants,
+            channel: Channel::from_env(),
             model_id,
         })
     }
@@ -540,7 +531,17 @@ impl Restorer {
         lines: &[&str],
         priors: Option<&[Vec<Prior>]>,
     ) -> Result<Vec<RestoredLine>> {
-        self.restore_lines_in_mode(lines, priors, Mode::of(lines))
+        self.restore_lines_in_mode(lines, priors, Mode::of(lines), true)
+    }
+
+    /// Restore lines of text, line for line, text only: no per-token confidences, which cost
+    /// as much LM work again as the decoding itself.
+    pub fn restore_plain(&self, lines: &[&str]) -> Result<Vec<String>> {
+        Ok(self
+            .restore_lines_in_mode(lines, None, Mode::of(lines), false)?
+            .into_iter()
+            .map(|l| l.text)
+            .collect())
     }
 
     fn restore_lines_in_mode(
@@ -548,39 +549,90 @@ impl Restorer {
         lines: &[&str],
         priors: Option<&[Vec<Prior>]>,
         mode: Mode,
+        confs: bool,
     ) -> Result<Vec<RestoredLine>> {
         let chars: Vec<Vec<char>> = lines.iter().map(|l| l.chars().collect()).collect();
-        let whole: Vec<Vec<(usize, usize)>> = chars.iter().map(|c| vec![(0, c.len())]).collect();
-        self.restore_chars(&chars, &whole, &vec![Vec::new(); chars.len()], priors, mode)
+        // The LM chooses among the markings of a valid syllable on its own; the tagger is run
+        // only around tokens the lexicon cannot explain (garbled letters), with its whole
+        // receptive field, so what it says there is what tagging the whole line would say.
+        let ranges: Vec<Vec<(usize, usize)>> = chars
+            .iter()
+            .map(|cs| {
+                let spans = token_spans(cs);
+                let need: Vec<bool> = spans
+                    .iter()
+                    .map(|&(s, e)| self.needs_tagger(&cs[s..e]))
+                    .collect();
+                windows(cs.len(), &spans, &need)
+            })
+            .collect();
+        self.restore_chars(&chars, &ranges, priors, mode, confs)
+    }
+
+    /// Whether a token's core is something the tagger should look at: letters that are
+    /// neither a syllable of the lexicon nor the bare letters of one (garbled letters).
+    fn needs_tagger(&self, tok: &[char]) -> bool {
+        if tag_everything() {
+            return true;
+        }
+        let letters = tok.iter().filter(|c| c.is_alphabetic()).count();
+        if letters >= 2 && tok.iter().all(|c| !c.is_lowercase()) {
+            // Abbreviations (HĐXX, UBND) stay as they are; headings have their skeletons.
+            if !self.variants.contains_key(&strip_marks(
+                &tok.iter().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect::<String>(),
+            )) {
+                return false;
+            }
+        }
+        let core: String = tok
+            .iter()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        !core.is_empty()
+            && core.chars().any(char::is_alphabetic)
+            // Letters with a digit or two in a short word are English-model OCR of marks
+            // ("d6i" for "đối"); longer ones are codes.
+            && (!core.chars().any(|c| c.is_ascii_digit()) || core.chars().count() <= 6)
+            && !protected(
+                &tok.iter()
+                    .copied()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect::<Vec<_>>(),
+            )
+            && !self.lexicon.contains(&core)
+            && !self.variants.contains_key(&strip_marks(&core))
     }
 
     /// Tag `ranges[i]` of each line (char ranges; characters outside them get no
-    /// distribution, which makes a token touching them keep its reading) and decode. The
-    /// tokens at the char ranges `keep[i]` keep their reading whatever the tagger says.
+    /// distribution) and decode the lines in order, each starting from the LM history the
+    /// line before it ended with (OCR lines break sentences anywhere).
     fn restore_chars(
         &self,
         chars: &[Vec<char>],
         ranges: &[Vec<(usize, usize)>],
-        keep: &[Vec<(usize, usize)>],
         priors: Option<&[Vec<Prior>]>,
         mode: Mode,
+        confs: bool,
     ) -> Result<Vec<RestoredLine>> {
-        let mut probs = self.tag(chars, ranges)?;
-        for (line, spans) in probs.iter_mut().zip(keep) {
-            for &(s, e) in spans {
-                line[s..e].iter_mut().for_each(Vec::clear);
-            }
-        }
+        let probs = self.tag(chars, ranges)?;
+        let new_style = uses_new_tone_style(chars);
+        let mut h = [NONE, ngram::BOS];
         Ok(chars
             .iter()
             .enumerate()
             .map(|(li, cs)| {
-                self.decode_line(
+                let (line, end) = self.decode_line(
                     cs,
                     &probs[li],
                     priors.and_then(|p| p.get(li)).map(|v| v.as_slice()),
                     mode,
-                )
+                    new_style,
+                    h,
+                    confs,
+                );
+                h = end;
+                line
             })
             .collect())
     }
@@ -669,10 +721,11 @@ impl Restorer {
     }
 
     /// Restore OCR lines in place: each word's `text` becomes its restored reading (its
-    /// `ocr_text` stays). Words Tesseract read with high confidence as a valid syllable (or a
-    /// protected token) are taken as read and get no `restore_conf`: the decoder would not
-    /// overrule them anyway. The model runs only around the other words, so lines made only of
-    /// such words (on clean scans, most lines) cost nothing.
+    /// `ocr_text` stays). Every word is weighed by the LM against the other markings of its
+    /// letters, at a cost that grows with Tesseract's confidence (the noisy channel), so a
+    /// confident "Tô quốc" still becomes "Tổ quốc". The tagger runs only around words that are
+    /// not valid syllables read with high confidence. A word gets a `restore_conf` when it was
+    /// in doubt (tagged) or changed.
     pub fn restore_ocr_lines(&self, lines: &mut [crate::doc::Line]) -> Result<()> {
         let mode = Mode::of(
             &lines
@@ -692,57 +745,34 @@ impl Restorer {
             .iter()
             .map(|l| l.words.iter().map(confident).collect())
             .collect();
-        let todo: Vec<usize> = (0..lines.len())
-            .filter(|&i| !sure[i].iter().all(|&s| s))
-            .collect();
-        let chars: Vec<Vec<char>> = todo
+        let chars: Vec<Vec<char>> = lines.iter().map(|l| l.ocr_text.chars().collect()).collect();
+        let ranges: Vec<Vec<(usize, usize)>> = chars
             .iter()
-            .map(|&i| lines[i].ocr_text.chars().collect())
+            .zip(&sure)
+            .zip(lines.iter())
+            .map(|((cs, sure), line)| {
+                let spans = token_spans(cs);
+                if spans.len() != line.words.len() {
+                    return vec![(0, cs.len())];
+                }
+                let need: Vec<bool> = sure.iter().map(|s| !s).collect();
+                windows(cs.len(), &spans, &need)
+            })
             .collect();
-        // Only the words that need it are tagged, each with the model's whole context
-        // (RECEPTIVE_FIELD characters either side), so their distributions are exactly what
-        // tagging the whole line would give; the sure words around them keep their reading.
-        let (mut ranges, mut keep) = (Vec::new(), Vec::new());
-        for (&i, cs) in todo.iter().zip(&chars) {
-            let spans = token_spans(cs);
-            if spans.len() != lines[i].words.len() {
-                ranges.push(vec![(0, cs.len())]);
-                keep.push(Vec::new());
-                continue;
-            }
-            let (mut tag, mut sure_spans): (Vec<(usize, usize)>, _) = (Vec::new(), Vec::new());
-            for (&(s, e), &sure) in spans.iter().zip(&sure[i]) {
-                if sure {
-                    sure_spans.push((s, e));
-                    continue;
-                }
-                let (a, b) = (
-                    s.saturating_sub(RECEPTIVE_FIELD),
-                    (e + RECEPTIVE_FIELD).min(cs.len()),
-                );
-                match tag.last_mut() {
-                    Some(last) if a <= last.1 => last.1 = last.1.max(b),
-                    _ => tag.push((a, b)),
-                }
-            }
-            ranges.push(tag);
-            keep.push(sure_spans);
-        }
-        let priors: Vec<Vec<Prior>> = todo
+        let priors: Vec<Vec<Prior>> = lines
             .iter()
-            .map(|&i| lines[i].words.iter().map(|w| Some(w.conf)).collect())
+            .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
             .collect();
-        let restored = self.restore_chars(&chars, &ranges, &keep, Some(&priors), mode)?;
-        for (&i, rl) in todo.iter().zip(restored) {
-            let line = &mut lines[i];
+        let restored = self.restore_chars(&chars, &ranges, Some(&priors), mode, true)?;
+        for ((line, rl), sure) in lines.iter_mut().zip(restored).zip(&sure) {
             if rl.tokens.len() == line.words.len() {
                 let mut conf: Option<f32> = None;
-                for ((w, t), &sure) in line.words.iter_mut().zip(rl.tokens).zip(&sure[i]) {
-                    w.text = t.text;
-                    if !sure {
+                for ((w, t), &sure) in line.words.iter_mut().zip(rl.tokens).zip(sure) {
+                    if !sure || t.changed {
                         w.restore_conf = Some(t.conf);
                         conf = Some(conf.map_or(t.conf, |c| c.min(t.conf)));
                     }
+                    w.text = t.text;
                 }
                 line.restore_conf = conf;
             }
@@ -756,12 +786,41 @@ impl Restorer {
     /// Restore one string (convenience for callers with a single line).
     pub fn restore_text(&self, text: &str) -> Result<String> {
         let lines: Vec<&str> = text.split('\n').collect();
-        let out = self.restore_lines(&lines, None)?;
-        Ok(out
-            .into_iter()
-            .map(|l| l.text)
-            .collect::<Vec<_>>()
-            .join("\n"))
+        Ok(self.restore_plain(&lines)?.join("\n"))
+    }
+
+    /// ln P(w | h) under the n-gram LM; NONE in the history means "no word there".
+    fn lm_logp(&self, h: [u16; 2], w: u16) -> f32 {
+        if h[0] == NONE {
+            if h[1] == NONE {
+                self.lm.logp(&[], w)
+            } else {
+                self.lm.logp(&h[1..], w)
+            }
+        } else {
+            self.lm.logp(&h, w)
+        }
+    }
+
+    /// Score the LM ids of one token reading after history `h`; returns the score and the
+    /// history after it.
+    fn score_ids(&self, mut h: [u16; 2], plan: &Plan, cand: &Cand) -> (f32, [u16; 2]) {
+        let mut s = 0.0;
+        for &id in plan
+            .pre
+            .iter()
+            .chain(std::iter::once(&cand.lm_id))
+            .chain(plan.post.iter())
+        {
+            s += self.lm_logp(h, id);
+            if id == ngram::UNK {
+                // UNK stands for every word outside the lexicon at once: one particular
+                // string ("nguoi") is far less likely than the class.
+                s += UNK_COST;
+            }
+            h = [h[1], id];
+        }
+        (s, h)
     }
 
     fn decode_line(
@@ -770,8 +829,10 @@ impl Restorer {
         probs: &[Vec<f32>],
         priors: Option<&[Prior]>,
         mode: Mode,
-    ) -> RestoredLine {
-        // Tokens (whitespace-separated char ranges) and their candidate readings.
+        new_style: bool,
+        start: [u16; 2],
+        confs: bool,
+    ) -> (RestoredLine, [u16; 2]) {
         let spans = token_spans(cs);
         let plans: Vec<Plan> = spans
             .iter()
@@ -782,45 +843,88 @@ impl Restorer {
             })
             .collect();
 
-        // Viterbi over the tokens: the tagger's score of each reading, less the cost of changing
-        // what was read, plus the bigram LM's score of the sequence.
+        // Viterbi over LM histories (the last two ids): each reading's own score (tagger,
+        // channel) plus the trigram LM over the sequence, with a beam.
         let n = plans.len();
-        let mut score: Vec<Vec<f32>> = Vec::with_capacity(n);
-        let mut back: Vec<Vec<usize>> = Vec::with_capacity(n);
-        for (k, plan) in plans.iter().enumerate() {
-            let mut sc = Vec::with_capacity(plan.cands.len());
-            let mut bk = Vec::with_capacity(plan.cands.len());
-            for cand in &plan.cands {
-                let own = cand.char_lp - cand.penalty;
-                if k == 0 {
-                    sc.push(own + LM_WEIGHT * self.lm.logp(None, cand.lm_id));
-                    bk.push(0);
-                    continue;
-                }
-                let (mut best, mut arg) = (f32::NEG_INFINITY, 0);
-                for (j, prev) in plans[k - 1].cands.iter().enumerate() {
-                    let v = score[k - 1][j] + LM_WEIGHT * self.lm.logp(prev.lm_id, cand.lm_id);
-                    if v > best {
-                        best = v;
-                        arg = j;
+        let mut layers: Vec<Vec<State>> = Vec::with_capacity(n + 1);
+        layers.push(vec![State {
+            h: start,
+            score: 0.0,
+            back: 0,
+            cand: 0,
+        }]);
+        for plan in &plans {
+            let prev = layers.last().unwrap();
+            let mut next: Vec<State> = Vec::with_capacity(prev.len() * plan.cands.len());
+            for (si, st) in prev.iter().enumerate() {
+                for (ci, cand) in plan.cands.iter().enumerate() {
+                    let (lm, h) = self.score_ids(st.h, plan, cand);
+                    let score = st.score + lm + cand.own();
+                    match next.iter_mut().find(|x| x.h == h) {
+                        Some(x) if x.score >= score => {}
+                        Some(x) => {
+                            *x = State {
+                                h,
+                                score,
+                                back: si as u32,
+                                cand: ci as u16,
+                            }
+                        }
+                        None => next.push(State {
+                            h,
+                            score,
+                            back: si as u32,
+                            cand: ci as u16,
+                        }),
                     }
                 }
-                sc.push(best + own);
-                bk.push(arg);
             }
-            score.push(sc);
-            back.push(bk);
+            next.sort_by(|a, b| b.score.total_cmp(&a.score));
+            let best = next.first().map_or(0.0, |s| s.score);
+            next.retain(|s| s.score >= best - BEAM_NATS);
+            next.truncate(BEAM);
+            layers.push(next);
         }
         let mut chosen = vec![0usize; n];
-        if n > 0 {
-            let last = &score[n - 1];
-            chosen[n - 1] = (0..last.len())
-                .max_by(|&a, &b| last[a].total_cmp(&last[b]))
-                .unwrap_or(0);
-            for k in (1..n).rev() {
-                chosen[k - 1] = back[k][chosen[k]];
-            }
+        let mut at = 0usize; // best final state (sorted)
+        let end = layers[n].first().map_or(start, |s| s.h);
+        for k in (0..n).rev() {
+            let st = layers[k + 1][at];
+            chosen[k] = st.cand as usize;
+            at = st.back as usize;
         }
+
+        // Confidence of each choice: its share among the token's readings, each scored in the
+        // chosen context (history before it, and the next token's reading after it).
+        let mut hist = Vec::with_capacity(n + 1);
+        let mut h = start;
+        for k in 0..if confs { n } else { 0 } {
+            hist.push(h);
+            h = self.score_ids(h, &plans[k], &plans[k].cands[chosen[k]]).1;
+        }
+        let conf_of = |k: usize| -> f32 {
+            let plan = &plans[k];
+            if plan.cands.len() == 1 {
+                return 1.0;
+            }
+            let scores: Vec<f32> = plan
+                .cands
+                .iter()
+                .map(|c| {
+                    let (lm, h) = self.score_ids(hist[k], plan, c);
+                    let next = if k + 1 < n {
+                        self.score_ids(h, &plans[k + 1], &plans[k + 1].cands[chosen[k + 1]])
+                            .0
+                    } else {
+                        0.0
+                    };
+                    lm + next + c.own()
+                })
+                .collect();
+            let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            let z: f32 = scores.iter().map(|s| (s - m).exp()).sum();
+            (scores[chosen[k]] - m).exp() / z
+        };
 
         let mut text = String::with_capacity(cs.len() + 8);
         let mut tokens = Vec::with_capacity(n);
@@ -829,23 +933,28 @@ impl Restorer {
             text.extend(&cs[pos..s]);
             let plan = &plans[k];
             let cand = &plan.cands[chosen[k]];
+            let conf = if plan.fixed || !confs { 1.0 } else { conf_of(k) };
+            let original: String = cs[s..e].iter().collect();
             let tok = if cand.is_input {
-                let original: String = cs[s..e].iter().collect();
                 RestoredToken {
                     text: original,
-                    conf: if plan.fixed { 1.0 } else { cand.char_lp.exp() },
+                    conf,
                     changed: false,
                 }
             } else {
-                let original: String = cs[s..e].iter().collect();
+                let styled = if new_style {
+                    ngram::new_style_tone(&cand.text).unwrap_or_else(|| cand.text.clone())
+                } else {
+                    cand.text.clone()
+                };
                 self.with_edges(
                     &cs[s..e],
                     plan.a,
                     plan.b,
                     &probs[s..e],
                     original,
-                    &cand.text,
-                    cand.char_lp.exp(),
+                    &styled,
+                    conf,
                     &cand.positions,
                     true,
                 )
@@ -855,103 +964,169 @@ impl Restorer {
             pos = e;
         }
         text.extend(&cs[pos..]);
-        RestoredLine { text, tokens }
+        (RestoredLine { text, tokens }, end)
     }
 
-    /// The readings of one token the decoder chooses from: the token as read, and the lexicon
-    /// syllables the tagger finds most likely, each with the cost of changing to it.
+    /// The readings of one token the decoder chooses from: the token as read, the other
+    /// markings of its letters (the OCR channel's commonest error), and, where the tagger was
+    /// run, the lexicon syllables it finds most likely; each with the cost of changing to it.
     fn plan_token(&self, cs: &[char], probs: &[Vec<f32>], prior: Option<f32>, mode: Mode) -> Plan {
         let is_core = |c: &char| c.is_alphanumeric();
-        let a = cs.iter().position(is_core).unwrap_or(0);
-        let b = cs.len() - cs.iter().rev().position(is_core).unwrap_or(cs.len());
-        let core = if a < b { &cs[a..b] } else { &cs[0..0] };
+        let a = cs.iter().position(is_core).unwrap_or(cs.len());
+        let b = cs.len() - cs.iter().rev().position(is_core).unwrap_or(0);
+        let (a, b) = if a < b { (a, b) } else { (cs.len(), cs.len()) };
+        let pre: Vec<u16> = cs[..a]
+            .iter()
+            .filter_map(|&c| ngram::Vocab::punct_id(c))
+            .collect();
+        let post: Vec<u16> = if a < b {
+            cs[b..]
+                .iter()
+                .filter_map(|&c| ngram::Vocab::punct_id(c))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let core = &cs[a..b];
         let core_lower: String = core.iter().map(|c| lower1(*c)).collect();
-        let fixed = |lm_id| Plan {
+        let input_id = self.lm.vocab.core_id(&core_lower);
+        let fixed = |lm_id: u16, pre: Vec<u16>, post: Vec<u16>| Plan {
             a,
             b,
             fixed: true,
+            pre,
+            post,
             cands: vec![Cand::input(0.0, lm_id)],
         };
-        if core.is_empty()
-            || probs.len() != cs.len()
-            || probs.iter().any(|p| p.is_empty())
-            || protected(core)
-        {
+        if core.is_empty() {
+            return fixed(ngram::UNK, pre, post);
+        }
+        if protected(core) {
             // Numbers, dates and codes are one word to the LM ("số 90-KH/TU", "Điều 5").
             let num = core.iter().any(|c| c.is_ascii_digit());
-            return fixed(if num { self.lm.id("<num>") } else { None });
+            return fixed(if num { ngram::NUM } else { ngram::UNK }, pre, post);
         }
         let letters = core.iter().filter(|c| c.is_alphabetic()).count();
         let digits = core.iter().filter(|c| c.is_ascii_digit()).count();
         if digits > 0 && (letters == 0 || core.len() > 6) {
-            return fixed(self.lm.id("<num>"));
+            return fixed(ngram::NUM, pre, post);
         }
+        let input_valid = self.lexicon.contains(&core_lower);
         let all_caps = letters >= 2 && core.iter().all(|c| !c.is_lowercase());
         let acronym = all_caps
             && (!core_lower.chars().any(|c| "aeiouy".contains(strip_char(c)))
                 // In marked text an unmarked capitalised short word is an abbreviation
                 // (HU, TU, VP, CT-XH), not a syllable that lost its marks.
-                || (mode == Mode::Marked && core.iter().all(|c| c.is_ascii()) && (core.len() <= 3 || !self.lexicon.contains(&core_lower))));
-        let input_lm = self.lm.id(&core_lower);
+                || (mode == Mode::Marked && core.iter().all(|c| c.is_ascii()) && (core.len() <= 3 || !input_valid)));
         if acronym {
-            return fixed(input_lm); // UBND, HĐND, MTTQ
+            return fixed(input_id, pre, post); // UBND, HĐND, MTTQ
         }
-        let core_probs = &probs[a..b];
-        let input_valid = self.lexicon.contains(&core_lower);
+        let have_probs = probs.len() == cs.len() && probs[a..b].iter().all(|p| !p.is_empty());
+        let core_probs: &[Vec<f32>] = if have_probs { &probs[a..b] } else { &[] };
         let has_marks = core_lower.chars().any(|c| strip_char(c) != c);
-        let mut cands = vec![Cand::input(self.logp_of(core, core_probs), input_lm)];
-        for (text, lp, positions) in self.lexicon_search(core_probs, CANDIDATES) {
-            if text == core_lower {
-                continue;
+        let tagger_lp = |text: &str| -> f32 {
+            if !have_probs {
+                return 0.0;
             }
-            let same_letters = strip_marks(&text) == strip_marks(&core_lower);
-            let penalty = if mode == Mode::Unmarked {
-                // Text without marks (stripped, or English-model OCR): every syllable is suspect.
-                match (input_valid, same_letters) {
-                    (false, _) => -2.0,
-                    (true, true) => 0.0,
-                    (true, false) => 1.5,
-                }
+            text.chars()
+                .zip(core_probs)
+                .map(|(ch, p)| match self.vocab.output_ix.get(&ch) {
+                    Some(&ix) => p[ix],
+                    None => p[self.vocab.keep],
+                })
+                .sum()
+        };
+        let conf = prior.unwrap_or(90.0).clamp(0.0, 100.0) / 100.0;
+        let mut cands = vec![Cand::input(
+            if have_probs {
+                self.logp_of(core, core_probs)
             } else {
-                // Vietnamese OCR: a valid syllable changes only on clear evidence, and its
-                // letters (not just its marks) only on overwhelming evidence.
-                (match (input_valid, same_letters, has_marks) {
-                    (false, _, _) => 0.0,
-                    // Tesseract's Vietnamese model seldom drops every mark of a word it reads
-                    // confidently, so a bare valid syllable is usually right as it is.
-                    (true, true, false) => 1.0,
-                    (true, true, true) => 2.0,
-                    (true, false, _) => 5.0,
-                }) + match prior {
-                    Some(conf) if input_valid && conf >= 90.0 => 3.0,
-                    _ => 0.0,
+                0.0
+            },
+            input_id,
+        )];
+        let skeleton = strip_marks(&core_lower);
+        let folded_input = ngram::fold(&core_lower);
+        if let Some(ids) = self.variants.get(&skeleton) {
+            for &id in ids {
+                let text = &self.lm.vocab.words[id as usize];
+                if *text == folded_input {
+                    continue;
                 }
-            };
-            // In Vietnamese OCR output the tagger must itself believe a change: the LM only
-            // chooses among readings it finds likely, never talks it into one it does not. The
-            // surer Tesseract was of a valid word, the surer the tagger must be.
-            let min_lp = match prior {
-                Some(conf) if input_valid && conf >= 90.0 => (0.9f32).ln(),
-                Some(conf) if input_valid && conf >= 80.0 => (0.6f32).ln(),
-                _ => MIN_MARKED_CHANGE_LP,
-            };
-            if mode == Mode::Marked && lp < min_lp {
-                continue;
+                let diff = text
+                    .chars()
+                    .zip(folded_input.chars())
+                    .filter(|(x, y)| x != y)
+                    .count() as f32;
+                let penalty = match mode {
+                    // Text without marks (stripped, or English-model OCR): every marking of
+                    // the letters is as likely as the bare one.
+                    Mode::Unmarked if !has_marks => 0.0,
+                    Mode::Unmarked => 0.7 * diff,
+                    // Vietnamese OCR of something that is not a syllable: cheap to mend.
+                    Mode::Marked if !input_valid => 0.5 * diff,
+                    Mode::Marked => {
+                        self.channel.base
+                            + self.channel.per_mark * (diff - 1.0).max(0.0)
+                            + self.channel.per_conf * conf
+                    }
+                };
+                cands.push(Cand {
+                    text: text.clone(),
+                    positions: (0..core.len()).collect(),
+                    char_lp: tagger_lp(text),
+                    penalty,
+                    lm_id: id,
+                    is_input: false,
+                });
             }
-            let lm_id = self.lm.id(&text);
-            cands.push(Cand {
-                text,
-                positions,
-                char_lp: lp,
-                penalty,
-                lm_id,
-                is_input: false,
-            });
+        }
+        if have_probs {
+            for (text, lp, positions) in self.lexicon_search(core_probs, CANDIDATES) {
+                let folded = ngram::fold(&text);
+                if strip_marks(&text) == skeleton || folded == folded_input {
+                    continue; // same letters: already a candidate above
+                }
+                let penalty = if mode == Mode::Unmarked {
+                    if input_valid {
+                        1.5
+                    } else {
+                        -2.0
+                    }
+                } else {
+                    // Vietnamese OCR: a valid syllable changes letters only on overwhelming
+                    // evidence, and the tagger must itself believe the change.
+                    let min_lp = match prior {
+                        Some(c) if input_valid && c >= 90.0 => (0.9f32).ln(),
+                        Some(c) if input_valid && c >= 80.0 => (0.6f32).ln(),
+                        _ => MIN_MARKED_CHANGE_LP,
+                    };
+                    if lp < min_lp {
+                        continue;
+                    }
+                    if input_valid {
+                        5.0 + 3.0 * conf
+                    } else {
+                        0.0
+                    }
+                };
+                let lm_id = self.lm.vocab.core_id(&folded);
+                cands.push(Cand {
+                    text: folded,
+                    positions,
+                    char_lp: lp,
+                    penalty,
+                    lm_id,
+                    is_input: false,
+                });
+            }
         }
         Plan {
             a,
             b,
             fixed: false,
+            pre,
+            post,
             cands,
         }
     }
@@ -1066,6 +1241,54 @@ impl Restorer {
             .map(|(score, chars, pos)| (chars.into_iter().collect(), score, pos))
             .collect()
     }
+}
+
+/// Char ranges to tag: each token flagged in `need`, widened by the tagger's receptive field,
+/// overlapping windows merged.
+fn windows(len: usize, spans: &[(usize, usize)], need: &[bool]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (&(s, e), &need) in spans.iter().zip(need) {
+        if !need {
+            continue;
+        }
+        let (a, b) = (
+            s.saturating_sub(RECEPTIVE_FIELD),
+            (e + RECEPTIVE_FIELD).min(len),
+        );
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Whether the text puts tones new-style (`hoà`, `thuỷ`) more often than old-style (`hòa`):
+/// restored syllables then follow it.
+fn uses_new_tone_style(chars: &[Vec<char>]) -> bool {
+    let (mut new, mut old) = (0usize, 0usize);
+    for cs in chars {
+        for (s, e) in token_spans(cs) {
+            let w: String = cs[s..e]
+                .iter()
+                .filter(|c| c.is_alphabetic())
+                .flat_map(|c| c.to_lowercase())
+                .collect();
+            if ngram::normalize_tone(&w).is_some() {
+                new += 1;
+            } else if ngram::new_style_tone(&w).is_some() {
+                old += 1;
+            }
+        }
+    }
+    new > old
+}
+
+/// `SOHOA_TAG_ALL=1`: run the tagger around every token, not only the ones the lexicon cannot
+/// explain (slower; for comparing the two in the model card).
+fn tag_everything() -> bool {
+    static ALL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ALL.get_or_init(|| std::env::var("SOHOA_TAG_ALL").is_ok_and(|v| v == "1"))
 }
 
 /// Tokens restoration must never touch: codes, dates, numbers, URLs, e-mail, Roman numerals.

@@ -1,0 +1,58 @@
+//! Restoration accuracy and speed on input/truth pairs (X.eng.txt beside X.truth.txt), as
+//! `sohoa eval --restore-pairs` scores them, plus syllables per second of restoration alone
+//! (model loading excluded). Used for the model card:
+//!
+//!     cargo run --release --example restore_eval -- models/train/data/restore-eval [MODEL_DIR]
+use sohoa::restore::Restorer;
+use sohoa::text::ErrorCounts;
+use std::path::Path;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let dir = Path::new(
+        args.first()
+            .map(String::as_str)
+            .unwrap_or("models/train/data/restore-eval"),
+    );
+    let t0 = std::time::Instant::now();
+    let r = match args.get(1) {
+        Some(d) => Restorer::from_dir(Path::new(d))?,
+        None => Restorer::embedded()?,
+    };
+    println!("model loaded in {:.2} s", t0.elapsed().as_secs_f64());
+    let (mut before, mut after) = (ErrorCounts::default(), ErrorCounts::default());
+    let (mut secs, mut syllables) = (0.0, 0usize);
+    for (name, input, truth) in sohoa::eval::find_restore_pairs(dir)? {
+        let inp = sohoa::text::nfc(&std::fs::read_to_string(&input)?);
+        let t = std::fs::read_to_string(&truth)?;
+        let t1 = std::time::Instant::now();
+        let out = r.restore_text(&inp)?;
+        secs += t1.elapsed().as_secs_f64();
+        syllables += inp.split_whitespace().count();
+        let (e0, e1) = (ErrorCounts::of(&inp, &t), ErrorCounts::of(&out, &t));
+        println!(
+            "{name:<28} WER {:6.2}% -> {:6.2}%  CER {:5.2}% -> {:5.2}%  ({} syllables)",
+            e0.wer(),
+            e1.wer(),
+            e0.cer(),
+            e1.cer(),
+            e1.words
+        );
+        if let Ok(d) = std::env::var("RESTORE_EVAL_OUT") {
+            std::fs::write(Path::new(&d).join(format!("{name}.out.txt")), &out)?;
+        }
+        before.add(e0);
+        after.add(e1);
+    }
+    println!(
+        "{:<28} WER {:6.2}% -> {:6.2}%  CER {:5.2}% -> {:5.2}%  ({} syllables, {:.0} syllables/s)",
+        "TOTAL",
+        before.wer(),
+        after.wer(),
+        before.cer(),
+        after.cer(),
+        after.words,
+        syllables as f64 / secs
+    );
+    Ok(())
+}
