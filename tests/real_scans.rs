@@ -185,3 +185,32 @@ fn a_red_seal_over_the_recipients_list_is_taken_off_before_ocr() {
     );
     assert_eq!(missing_lines(&doc), Vec::<&str>::new());
 }
+
+#[test]
+fn a_page_scanned_sideways_is_read_and_its_turn_recorded() {
+    let page = render(200.0);
+    // Turned a quarter clockwise, as a portrait page fed into a landscape scan.
+    let sideways = sohoa::clean::rotate(&page, 90);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("circular-sideways.png");
+    png(
+        &f,
+        sideways.width,
+        sideways.height,
+        &sideways.gray,
+        false,
+        200.0,
+    );
+
+    let doc = scan(&f);
+    let p = &doc.pages[0];
+    // Tesseract's layout analysis finds vertical lines and reads them itself (then nothing is
+    // turned: rotation 0, boxes on the page as scanned); when it does not, orientation
+    // detection turns the page back a quarter (rotation 270, boxes on the upright page).
+    match p.rotation {
+        0 => assert_eq!((p.width, p.height), (sideways.width, sideways.height)),
+        270 => assert_eq!((p.width, p.height), (page.width, page.height)),
+        r => panic!("rotation {r}"),
+    }
+    assert_eq!(missing_lines(&doc), Vec::<&str>::new());
+}
