@@ -118,6 +118,10 @@ pub struct Page {
     /// How the image was prepared: `dpi_source`, `clean`, `regions` (flattened into the page).
     #[serde(flatten)]
     pub prep: Preparation,
+    /// Ruled tables found on the page; their words are in `lines` cell by cell, row by row
+    /// (src/layout.rs). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<crate::layout::Table>,
     pub lines: Vec<Line>,
     pub timings: Timings,
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod inks;
 pub mod input;
+pub mod layout;
 pub mod legacy;
 pub mod ocr;
 pub mod pipeline;

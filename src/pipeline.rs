@@ -457,6 +457,7 @@ impl Pipeline {
                     rotation: 0,
                     skew: 0.0,
                     prep: Default::default(),
+                    tables: Vec::new(),
                     lines,
                     timings,
                 }
@@ -495,7 +496,16 @@ impl Pipeline {
         let mut engine = self.take_engine()?;
         let result = self.ocr_upright(&mut engine, image);
         self.give_engine(engine);
-        let (mut lines, rotation) = result?;
+        let (mut lines, rotation, read) = result?;
+        // Tables are found on the image Tesseract read, in its pixels, before boxes are scaled.
+        let mut tables = crate::layout::read_tables(
+            &read.gray,
+            read.width as usize,
+            read.height as usize,
+            read.dpi,
+            &mut lines,
+        );
+        drop(read);
         let (width, height) = if rotation % 180 == 0 {
             (width, height)
         } else {
@@ -512,6 +522,7 @@ impl Pipeline {
                 unscale(&mut l.bbox);
                 l.words.iter_mut().for_each(|w| unscale(&mut w.bbox));
             }
+            tables.iter_mut().for_each(|t| unscale(&mut t.bbox));
         }
 
         if let Some(r) = &self.restorer {
@@ -535,6 +546,7 @@ impl Pipeline {
                 regions: report.regions.clone(),
                 clean: self.opts.clean.enabled.then_some(report),
             },
+            tables,
             lines,
             timings,
         })
@@ -542,12 +554,12 @@ impl Pipeline {
 
     /// OCR a page; when the result looks like a page read sideways or upside down (few words,
     /// low confidence), ask Tesseract's orientation detection and read it again turned upright,
-    /// keeping whichever reading is better. Returns lines, rotation, and the page's size after it.
+    /// keeping whichever reading is better. Returns lines, rotation, and the image read.
     fn ocr_upright(
         &self,
         engine: &mut Engine,
         image: PageImage,
-    ) -> Result<(Vec<crate::doc::Line>, i32)> {
+    ) -> Result<(Vec<crate::doc::Line>, i32, PageImage)> {
         let lines = engine.recognize(&image)?;
         let score = |ls: &[crate::doc::Line]| -> (usize, f32) {
             let words: Vec<f32> = ls
@@ -566,20 +578,19 @@ impl Pipeline {
         };
         let (n, mean) = score(&lines);
         if !self.opts.clean.enabled || (n >= 20 && mean >= 70.0) {
-            return Ok((lines, 0));
+            return Ok((lines, 0, image));
         }
         let Some(rot) = engine.detect_rotation(&image) else {
-            return Ok((lines, 0));
+            return Ok((lines, 0, image));
         };
         let turned = clean::rotate(&image, rot);
-        drop(image);
         let again = engine.recognize(&turned)?;
         let (n2, mean2) = score(&again);
         log::debug!("rotation {rot}: {n} words at {mean:.0} -> {n2} words at {mean2:.0}");
         Ok(if (n2 as f32) * mean2 > (n as f32) * mean * 1.2 {
-            (again, rot)
+            (again, rot, turned)
         } else {
-            (lines, 0)
+            (lines, 0, image)
         })
     }
 }
