@@ -32,7 +32,8 @@ fn main() -> anyhow::Result<()> {
         let Some(p) = doc.pages.get(page - 1) else {
             continue;
         };
-        let truth = std::fs::read_to_string(truth)?;
+        let truth_path = truth;
+        let truth = std::fs::read_to_string(truth_path)?;
         let mut lines = p.lines.clone();
         for l in lines.iter_mut() {
             for w in l.words.iter_mut() {
@@ -51,6 +52,12 @@ fn main() -> anyhow::Result<()> {
                     }
                 }
             }
+        }
+        if let Ok(d) = std::env::var("RESTORE_EVAL_OUT") {
+            let stem = Path::new(json).file_stem().unwrap().to_string_lossy().into_owned();
+            std::fs::write(Path::new(&d).join(format!("{stem}.p{page}.txt")), &after)?;
+            std::fs::write(Path::new(&d).join(format!("{stem}.p{page}.ocr.txt")), &before)?;
+            std::fs::copy(truth_path, Path::new(&d).join(format!("{stem}.p{page}.gt.txt")))?;
         }
         let e = sets.entry(set.to_string()).or_default();
         e.0.add(ErrorCounts::of(&before, &truth));
