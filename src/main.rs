@@ -419,9 +419,9 @@ fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
     let mut out = std::io::stdout().lock();
     // Chunks keep memory flat on big files while batching enough lines for the model.
     for chunk in lines.chunks(256) {
-        let restored = r.restore_lines(chunk, None)?;
+        let restored = r.restore_plain(chunk)?;
         for (k, l) in restored.iter().enumerate() {
-            out.write_all(l.text.as_bytes())?;
+            out.write_all(l.as_bytes())?;
             let last = std::ptr::eq(chunk, lines.chunks(256).last().unwrap_or(chunk))
                 && k + 1 == restored.len();
             if !last || trailing_newline {
