@@ -556,7 +556,8 @@ impl Restorer {
         // only around tokens the lexicon cannot explain (garbled letters), with its whole
         // receptive field, so what it says there is what tagging the whole line would say.
         // English-model OCR garbles letters into other valid syllables too ("ủy" read "ty"):
-        // there it reads every token.
+        // there it reads every token. Plainly stripped text has its letters right: a token
+        // that is no Vietnamese skeleton is a name or a foreign word, and the tagger is not run.
         let garbled = mode == Mode::Unmarked && looks_garbled(lines);
         let ranges: Vec<Vec<(usize, usize)>> = chars
             .iter()
@@ -564,7 +565,7 @@ impl Restorer {
                 let spans = token_spans(cs);
                 let need: Vec<bool> = spans
                     .iter()
-                    .map(|&(s, e)| garbled || self.needs_tagger(&cs[s..e]))
+                    .map(|&(s, e)| garbled || (mode == Mode::Marked && self.needs_tagger(&cs[s..e])))
                     .collect();
                 windows(cs.len(), &spans, &need)
             })
