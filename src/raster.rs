@@ -79,6 +79,9 @@ pub struct RasterOptions {
     /// Estimate missing or implausible image resolutions from the page ([`crate::dpi`]). Off
     /// when the user gave `--image-dpi`.
     pub estimate_dpi: bool,
+    /// Render PDF pages that are one bilevel scan at the scan's own resolution, unsmoothed, when
+    /// it is below `dpi` (clean-up then upscales them).
+    pub native_bilevel: bool,
     /// Pages larger than this many pixels are rendered at a lower resolution (decompression bombs,
     /// 5 m posters) instead of exhausting memory.
     pub max_pixels: u64,
@@ -92,6 +95,7 @@ impl Default for RasterOptions {
             dpi: 300.0,
             image_dpi: 300.0,
             estimate_dpi: true,
+            native_bilevel: std::env::var("SOHOA_NATIVE_BILEVEL").map_or(true, |v| v != "0"),
             max_pixels: 60_000_000,
             pdfium: None,
         }
@@ -396,7 +400,13 @@ fn render_page(
     if !(wpt.is_finite() && hpt.is_finite()) || wpt < 1.0 || hpt < 1.0 {
         return Err(Error::BadPdf(format!("page {} has no usable size", i + 1)));
     }
-    let mut dpi = opts.dpi;
+    // A page that is one bilevel scan below the asked resolution is rendered at the scan's own,
+    // pixel for pixel, unsmoothed: PDFium's smoothed upscaling greys thin table rulings and
+    // Tesseract then merges the annex tables' columns (42 % WER against 10 %,
+    // docs/real-scans.md). Clean-up upscales it as it does any low-resolution page.
+    let native = bilevel_scan_dpi(page, wpt, hpt)
+        .filter(|d| (100.0..opts.dpi - 1.0).contains(d) && opts.native_bilevel);
+    let mut dpi = native.unwrap_or(opts.dpi);
     let px = |d: f32| {
         (
             (wpt / 72.0 * d).round() as u64,
@@ -419,7 +429,8 @@ fn render_page(
     let cfg = PdfRenderConfig::new()
         .set_target_size(w, h)
         .set_format(PdfBitmapFormat::BGRx)
-        .render_form_data(true);
+        .render_form_data(true)
+        .set_image_smoothing(native.is_none());
     if cache.as_ref().is_none_or(|(size, _)| *size != (w, h)) {
         *cache = None; // free the old one before making the new
         let b = PdfBitmap::empty(w, h, PdfBitmapFormat::BGRx).map_err(pdf_error)?;
@@ -456,6 +467,52 @@ fn render_page(
         gray,
         inks: inks.finish(),
     })
+}
+
+/// The resolution of a page that is a bilevel scan: a 1-bit image (top level or in a form
+/// XObject) covering at least 90 % of the page, its pixels per inch across the page (either way
+/// round). `None` for anything else.
+fn bilevel_scan_dpi(page: &PdfPage, wpt: f32, hpt: f32) -> Option<f32> {
+    fn find(obj: &PdfPageObject, depth: u32, out: &mut Vec<(f32, f32, f32, f32)>) {
+        match obj.object_type() {
+            PdfPageObjectType::Image => {
+                let Some(img) = obj.as_image_object() else {
+                    return;
+                };
+                if img.bits_per_pixel().ok() != Some(1) {
+                    return;
+                }
+                if let (Ok(w), Ok(h), Ok(q)) = (img.width(), img.height(), obj.bounds()) {
+                    let r = q.to_rect();
+                    out.push((w as f32, h as f32, r.width().value, r.height().value));
+                }
+            }
+            PdfPageObjectType::XObjectForm if depth < 4 => {
+                if let Some(f) = obj.as_x_object_form_object() {
+                    f.iter().for_each(|o| find(&o, depth + 1, out));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut images = Vec::new();
+    for obj in page.objects().iter() {
+        find(&obj, 0, &mut images);
+    }
+    let [(pw, ph, bw, bh)] = images[..] else {
+        return None; // none, or several: not one scan
+    };
+    if bw * bh < 0.9 * wpt * hpt || bw < 1.0 || bh < 1.0 {
+        return None;
+    }
+    let same = |a: f32, b: f32| (a / b - 1.0).abs() < 0.03;
+    let (dx, dy) = (pw / (bw / 72.0), ph / (bh / 72.0));
+    if same(dx, dy) {
+        return Some(dx);
+    }
+    // Turned a quarter inside the page: the image's width runs down it.
+    let (dx, dy) = (ph / (bw / 72.0), pw / (bh / 72.0));
+    same(dx, dy).then_some(dx)
 }
 
 #[inline]
