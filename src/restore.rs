@@ -395,10 +395,13 @@ const UNK_COST: f32 = -9.0;
 /// No word: the history slot before the start of the text.
 const NONE: u16 = u16::MAX;
 
+/// The last LM ids, oldest first (as many as the largest model supported needs).
+type Hist = [u16; ngram::MAX_ORDER - 1];
+
 /// A Viterbi state: the last two LM ids, the best score reaching them, and how.
 #[derive(Clone, Copy)]
 struct State {
-    h: [u16; 2],
+    h: Hist,
     score: f32,
     back: u32,
     cand: u16,
@@ -621,7 +624,8 @@ impl Restorer {
     ) -> Result<Vec<RestoredLine>> {
         let probs = self.tag(chars, ranges)?;
         let new_style = uses_new_tone_style(chars);
-        let mut h = [NONE, ngram::BOS];
+        let mut h: Hist = [NONE; ngram::MAX_ORDER - 1];
+        h[ngram::MAX_ORDER - 2] = ngram::BOS;
         Ok(chars
             .iter()
             .enumerate()
@@ -795,21 +799,21 @@ impl Restorer {
     }
 
     /// ln P(w | h) under the n-gram LM; NONE in the history means "no word there".
-    fn lm_logp(&self, h: [u16; 2], w: u16) -> f32 {
-        if h[0] == NONE {
-            if h[1] == NONE {
-                self.lm.logp(&[], w)
-            } else {
-                self.lm.logp(&h[1..], w)
-            }
-        } else {
-            self.lm.logp(&h, w)
-        }
+    fn lm_logp(&self, h: Hist, w: u16) -> f32 {
+        let from = h.iter().rposition(|&x| x == NONE).map_or(0, |i| i + 1);
+        self.lm.logp(&h[from..], w)
+    }
+
+    /// The part of a history the model can see: states that agree on it are one state.
+    fn seen(&self, h: &Hist) -> u64 {
+        h[h.len() + 1 - self.lm.order..]
+            .iter()
+            .fold(0u64, |k, &x| (k << 16) | x as u64)
     }
 
     /// Score the LM ids of one token reading after history `h`; returns the score and the
     /// history after it.
-    fn score_ids(&self, mut h: [u16; 2], plan: &Plan, cand: &Cand) -> (f32, [u16; 2]) {
+    fn score_ids(&self, mut h: Hist, plan: &Plan, cand: &Cand) -> (f32, Hist) {
         let mut s = 0.0;
         for &id in plan
             .pre
@@ -823,7 +827,8 @@ impl Restorer {
                 // string ("nguoi") is far less likely than the class.
                 s += UNK_COST;
             }
-            h = [h[1], id];
+            h.rotate_left(1);
+            *h.last_mut().unwrap() = id;
         }
         (s, h)
     }
@@ -835,9 +840,9 @@ impl Restorer {
         priors: Option<&[Prior]>,
         mode: Mode,
         new_style: bool,
-        start: [u16; 2],
+        start: Hist,
         confs: bool,
-    ) -> (RestoredLine, [u16; 2]) {
+    ) -> (RestoredLine, Hist) {
         let spans = token_spans(cs);
         let plans: Vec<Plan> = spans
             .iter()
@@ -865,7 +870,8 @@ impl Restorer {
                 for (ci, cand) in plan.cands.iter().enumerate() {
                     let (lm, h) = self.score_ids(st.h, plan, cand);
                     let score = st.score + lm + cand.own();
-                    match next.iter_mut().find(|x| x.h == h) {
+                    let key = self.seen(&h);
+                    match next.iter_mut().find(|x| self.seen(&x.h) == key) {
                         Some(x) if x.score >= score => {}
                         Some(x) => {
                             *x = State {
