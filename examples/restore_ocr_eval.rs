@@ -26,7 +26,10 @@ fn main() -> anyhow::Result<()> {
         let f: Vec<&str> = row.split('\t').collect();
         let (json, page, truth, set) = (f[0], f[1].parse::<usize>()?, f[2], f[3]);
         if !docs.contains_key(json) {
-            docs.insert(json.into(), serde_json::from_str(&std::fs::read_to_string(json)?)?);
+            docs.insert(
+                json.into(),
+                serde_json::from_str(&std::fs::read_to_string(json)?)?,
+            );
         }
         let doc = &docs[json];
         let Some(p) = doc.pages.get(page - 1) else {
@@ -48,16 +51,29 @@ fn main() -> anyhow::Result<()> {
             for l in &lines {
                 for w in &l.words {
                     if w.text != w.ocr_text {
-                        println!("  {set} p{page}: {} -> {} (conf {:.0})", w.ocr_text, w.text, w.conf);
+                        println!(
+                            "  {set} p{page}: {} -> {} (conf {:.0})",
+                            w.ocr_text, w.text, w.conf
+                        );
                     }
                 }
             }
         }
         if let Ok(d) = std::env::var("RESTORE_EVAL_OUT") {
-            let stem = Path::new(json).file_stem().unwrap().to_string_lossy().into_owned();
+            let stem = Path::new(json)
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             std::fs::write(Path::new(&d).join(format!("{stem}.p{page}.txt")), &after)?;
-            std::fs::write(Path::new(&d).join(format!("{stem}.p{page}.ocr.txt")), &before)?;
-            std::fs::copy(truth_path, Path::new(&d).join(format!("{stem}.p{page}.gt.txt")))?;
+            std::fs::write(
+                Path::new(&d).join(format!("{stem}.p{page}.ocr.txt")),
+                &before,
+            )?;
+            std::fs::copy(
+                truth_path,
+                Path::new(&d).join(format!("{stem}.p{page}.gt.txt")),
+            )?;
         }
         let e = sets.entry(set.to_string()).or_default();
         e.0.add(ErrorCounts::of(&before, &truth));
@@ -74,7 +90,13 @@ fn main() -> anyhow::Result<()> {
     }
     println!(
         "{:<24} WER {:6.2}% -> {:6.2}%  CER {:5.2}% -> {:5.2}%  order-free {:5.2}% -> {:5.2}%",
-        "TOTAL", tb.wer(), ta.wer(), tb.cer(), ta.cer(), tb.order_free(), ta.order_free()
+        "TOTAL",
+        tb.wer(),
+        ta.wer(),
+        tb.cer(),
+        ta.cer(),
+        tb.order_free(),
+        ta.order_free()
     );
     Ok(())
 }

@@ -398,6 +398,14 @@ const NONE: u16 = u16::MAX;
 /// The last LM ids, oldest first (as many as the largest model supported needs).
 type Hist = [u16; ngram::MAX_ORDER - 1];
 
+/// How a text is decoded: its mode, its tone style, and whether confidences are wanted.
+#[derive(Clone, Copy)]
+struct How {
+    mode: Mode,
+    new_style: bool,
+    confs: bool,
+}
+
 /// A Viterbi state: the last two LM ids, the best score reaching them, and how.
 #[derive(Clone, Copy)]
 struct State {
@@ -568,7 +576,9 @@ impl Restorer {
                 let spans = token_spans(cs);
                 let need: Vec<bool> = spans
                     .iter()
-                    .map(|&(s, e)| garbled || (mode == Mode::Marked && self.needs_tagger(&cs[s..e])))
+                    .map(|&(s, e)| {
+                        garbled || (mode == Mode::Marked && self.needs_tagger(&cs[s..e]))
+                    })
                     .collect();
                 windows(cs.len(), &spans, &need)
             })
@@ -586,7 +596,10 @@ impl Restorer {
         if letters >= 2 && tok.iter().all(|c| !c.is_lowercase()) {
             // Abbreviations (HĐXX, UBND) stay as they are; headings have their skeletons.
             if !self.variants.contains_key(&strip_marks(
-                &tok.iter().filter(|c| c.is_alphanumeric()).flat_map(|c| c.to_lowercase()).collect::<String>(),
+                &tok.iter()
+                    .filter(|c| c.is_alphanumeric())
+                    .flat_map(|c| c.to_lowercase())
+                    .collect::<String>(),
             )) {
                 return false;
             }
@@ -634,10 +647,12 @@ impl Restorer {
                     cs,
                     &probs[li],
                     priors.and_then(|p| p.get(li)).map(|v| v.as_slice()),
-                    mode,
-                    new_style,
+                    How {
+                        mode,
+                        new_style,
+                        confs,
+                    },
                     h,
-                    confs,
                 );
                 h = end;
                 line
@@ -838,11 +853,14 @@ impl Restorer {
         cs: &[char],
         probs: &[Vec<f32>],
         priors: Option<&[Prior]>,
-        mode: Mode,
-        new_style: bool,
+        how: How,
         start: Hist,
-        confs: bool,
     ) -> (RestoredLine, Hist) {
+        let How {
+            mode,
+            new_style,
+            confs,
+        } = how;
         let spans = token_spans(cs);
         let plans: Vec<Plan> = spans
             .iter()
@@ -944,7 +962,11 @@ impl Restorer {
             text.extend(&cs[pos..s]);
             let plan = &plans[k];
             let cand = &plan.cands[chosen[k]];
-            let conf = if plan.fixed || !confs { 1.0 } else { conf_of(k) };
+            let conf = if plan.fixed || !confs {
+                1.0
+            } else {
+                conf_of(k)
+            };
             let original: String = cs[s..e].iter().collect();
             let tok = if cand.is_input {
                 RestoredToken {
@@ -1188,7 +1210,12 @@ impl Restorer {
             edge(k, &mut out);
         }
         if changed {
-            for (k, ch) in core_out.chars().zip(positions).map(|(ch, _)| ch).enumerate() {
+            for (k, ch) in core_out
+                .chars()
+                .zip(positions)
+                .map(|(ch, _)| ch)
+                .enumerate()
+            {
                 let up = all_caps || (title && k == 0);
                 out.push(if up { upper1(ch) } else { ch });
             }
@@ -1329,7 +1356,9 @@ fn looks_garbled(lines: &[&str]) -> bool {
         let marked = w.chars().any(|c| strip_char(c) != c);
         let cs: Vec<char> = w.chars().collect();
         let inner_junk = cs.windows(3).any(|t| {
-            t[0].is_alphabetic() && t[2].is_alphabetic() && (t[1].is_ascii_digit() || "?@¢©".contains(t[1]))
+            t[0].is_alphabetic()
+                && t[2].is_alphabetic()
+                && (t[1].is_ascii_digit() || "?@¢©".contains(t[1]))
         });
         if marked || inner_junk {
             odd += 1;
@@ -1436,5 +1465,116 @@ mod tests {
         // Read at >= 95 as valid syllables: taken as read, not re-scored.
         assert_eq!(l.words[2].restore_conf, None);
         assert_eq!(l.words[3].restore_conf, None);
+    }
+
+    fn ocr_line(words: &[(&str, f32)]) -> crate::doc::Line {
+        use crate::doc::{Line, Word};
+        let mut line = Line::new([0, 0, 100, 10], 90.0, 0);
+        for &(w, conf) in words {
+            line.words.push(Word::new(w.into(), [0, 0, 1, 1], conf));
+        }
+        line.refresh_text();
+        line
+    }
+
+    #[test]
+    fn confident_but_improbable_readings_are_corrected() {
+        // Tesseract's commonest errors on real government scans, each read at >= 90.
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line(&[
+                ("Mặt", 96.0),
+                ("trận", 96.0),
+                ("Tô", 93.0),
+                ("quốc", 96.0),
+                ("Việt", 96.0),
+                ("Nam", 96.0),
+            ]),
+            ocr_line(&[
+                ("các", 96.0),
+                ("cập", 92.0),
+                ("ủy", 96.0),
+                ("đảng", 96.0),
+                ("tiệp", 92.0),
+                ("thu", 96.0),
+                ("ý", 96.0),
+                ("kiến", 96.0),
+            ]),
+            ocr_line(&[
+                ("các", 96.0),
+                ("cơ", 96.0),
+                ("quan", 96.0),
+                ("có", 96.0),
+                ("thẳm", 91.0),
+                ("quyền", 96.0),
+            ]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[0].text, "Mặt trận Tổ quốc Việt Nam");
+        assert_eq!(lines[1].text, "các cấp ủy đảng tiếp thu ý kiến");
+        assert_eq!(lines[2].text, "các cơ quan có thẩm quyền");
+        assert!(
+            lines[0].words[2].restore_conf.is_some(),
+            "a changed word says how sure"
+        );
+    }
+
+    #[test]
+    fn a_rare_right_word_read_with_certainty_stays() {
+        // A poem's words (peer scan vietsample1.pdf), read at 100.
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line(&[
+                ("Những", 100.0),
+                ("ngày", 100.0),
+                ("tháng", 100.0),
+                ("trên", 100.0),
+                ("vai", 100.0),
+                ("buồn", 100.0),
+                ("bỗng", 100.0),
+                ("nặng", 100.0),
+            ]),
+            ocr_line(&[
+                ("Em", 100.0),
+                ("ở", 100.0),
+                ("đâu,", 100.0),
+                ("hỡi", 100.0),
+                ("mùa", 100.0),
+                ("thu", 100.0),
+                ("tóc", 100.0),
+                ("ngắn", 100.0),
+            ]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[0].text, "Những ngày tháng trên vai buồn bỗng nặng");
+        assert_eq!(lines[1].text, "Em ở đâu, hỡi mùa thu tóc ngắn");
+    }
+
+    #[test]
+    fn stray_punctuation_specks_are_dropped() {
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line(&[
+                ("Kế", 95.0),
+                ("hoạch", 95.0),
+                (":", 40.0),
+                ("thực", 95.0),
+                ("hiện", 95.0),
+            ]),
+            ocr_line(&[("'", 30.0)]),
+            ocr_line(&[("-", 93.0), ("Tăng", 95.0), ("cường", 95.0)]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(text, ["Kế hoạch thực hiện", "- Tăng cường"]);
+    }
+
+    #[test]
+    fn restored_syllables_follow_the_texts_tone_style() {
+        let r = Restorer::embedded().unwrap();
+        let old = r.restore_text("Cong hòa xa hoi chu nghia").unwrap();
+        assert!(old.starts_with("Cộng hòa xã hội"), "{old}");
+        let new = r.restore_text("Cong hoà, thuỷ loi, xa hoi").unwrap();
+        assert!(new.contains("thuỷ lợi"), "{new}");
     }
 }

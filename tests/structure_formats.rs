@@ -131,6 +131,10 @@ fn doc_from_truth(truth: &Value, columns: Columns) -> Document {
             rotation: 0,
             skew: 0.0,
             prep: Default::default(),
+            source_reason: None,
+            overlay: Vec::new(),
+            legacy_encoding: None,
+            tables: Vec::new(),
             lines,
             timings: Timings::default(),
         });
@@ -879,6 +883,10 @@ fn synth(rows: &[Row], split: bool) -> Document {
         rotation: 0,
         skew: 0.0,
         prep: Default::default(),
+        source_reason: None,
+        overlay: Vec::new(),
+        legacy_encoding: None,
+        tables: Vec::new(),
         lines,
         timings: Timings::default(),
     }];
