@@ -106,6 +106,31 @@ fn transpose(bm: &[u8], w: usize, h: usize) -> Vec<u8> {
     t
 }
 
+/// The reduced ink bitmap, looked at in page pixels.
+struct Ink<'a> {
+    bm: &'a [u8],
+    w: usize,
+    h: usize,
+    f: usize,
+}
+
+impl Ink<'_> {
+    /// Ink within `r` page pixels left or right of (x, y).
+    fn dark_near(&self, x: f32, y: f32, r: f32) -> bool {
+        let f = self.f as f32;
+        let (y, x0, x1) = (
+            (y / f) as isize,
+            ((x - r) / f) as isize,
+            ((x + r) / f) as isize,
+        );
+        if y < 0 || y >= self.h as isize {
+            return false;
+        }
+        (x0.max(0)..=x1.min(self.w as isize - 1))
+            .any(|x| self.bm[y as usize * self.w + x as usize] != 0)
+    }
+}
+
 /// Sizes for rule finding, in pixels of the reduced bitmap.
 struct RuleSizes {
     /// Gap inside a run that still counts as one stroke (scanner breaks, not word spaces).
@@ -314,6 +339,12 @@ fn find_grids(gray: &[u8], w: usize, h: usize, dpi: f32) -> Vec<Grid> {
         return Vec::new();
     }
     let tol = dpi / 30.0;
+    let ink = Ink {
+        bm: &bm,
+        w: rw,
+        h: rh,
+        f,
+    };
     // Join crossing rules: horizontal i is node i, vertical j is node hs.len() + j.
     let mut parent: Vec<usize> = (0..hs.len() + vs.len()).collect();
     for (i, hr) in hs.iter().enumerate() {
@@ -338,7 +369,7 @@ fn find_grids(gray: &[u8], w: usize, h: usize, dpi: f32) -> Vec<Grid> {
     let mut grids: Vec<Grid> = sets
         .into_values()
         .filter(|(h, v)| h.len() >= 2 && v.len() >= 2)
-        .filter_map(|(h, v)| grid(&h, &v, tol))
+        .filter_map(|(h, v)| grid(&h, &v, tol, &ink))
         .collect();
     grids.sort_by(|a, b| a.bbox[1].cmp(&b.bbox[1]));
     grids
@@ -353,7 +384,7 @@ struct Seg {
 }
 
 /// Cells of one table from its horizontal and vertical rules (page pixels).
-fn grid(hs: &[Rule], vs: &[Rule], tol: f32) -> Option<Grid> {
+fn grid(hs: &[Rule], vs: &[Rule], tol: f32, ink: &Ink) -> Option<Grid> {
     // Tilt: horizontal rules drift by t down per pixel right, vertical ones by t left per pixel
     // down; the length-weighted mean of both.
     let (mut st, mut sw) = (0.0, 0.0);
@@ -459,8 +490,22 @@ fn grid(hs: &[Rule], vs: &[Rule], tol: f32) -> Option<Grid> {
             }
         }
     }
-    // A cell whose right-hand rule is missing along most of its height runs on into the
-    // neighbour with the same top and bottom (a heading across the table).
+    // A cell whose right-hand rule is missing runs on into the neighbour with the same top and
+    // bottom (a heading across the table). Missing: no long rule along most of its height, and
+    // no ink there on the image either (a column rule broken at every row of a short header
+    // row leaves pieces too short to be found as rules).
+    let from_frame = |fx: f32, fy: f32| (fx - t * fy, fy + t * fx);
+    let drawn = |x: f32, y0: f32, y1: f32| {
+        let (mut dark, mut n) = (0, 0);
+        let mut y = y0 + tol;
+        while y < y1 - tol {
+            let (px, py) = from_frame(x, y);
+            dark += ink.dark_near(px, py, tol / 3.0) as usize;
+            n += 1;
+            y += ink.f as f32;
+        }
+        n > 0 && dark * 5 >= n * 4
+    };
     for b in 1..xs.len().saturating_sub(1) {
         let rules = &columns[b].1;
         let mut i = 0;
@@ -480,7 +525,7 @@ fn grid(hs: &[Rule], vs: &[Rule], tol: f32) -> Option<Grid> {
                     && (n.y1 - c.y1).abs() <= tol
             });
             match next {
-                Some(j) if covered < 0.5 * (c.y1 - c.y0) => {
+                Some(j) if covered < 0.5 * (c.y1 - c.y0) && !drawn(xs[b], c.y0, c.y1) => {
                     cells[i].x1 = cells[j].x1;
                     cells.remove(j);
                     if j < i {
@@ -818,6 +863,32 @@ mod tests {
         let tables = read_tables(&table(t), W, H, 300.0, &mut lines);
         assert_eq!((tables[0].rows, tables[0].cols), (4, 3));
         assert_eq!(texts(&lines), CELL_ORDER);
+    }
+
+    #[test]
+    fn a_header_row_whose_column_rules_are_too_short_to_be_rules_keeps_its_cells() {
+        // The inner column rules break at the header's bottom rule; their header pieces are
+        // 50 px, shorter than any rule looked for. The header cells stay apart all the same.
+        let g = page(
+            &[(100, 100, 1700), (160, 100, 1700), (800, 100, 1700)],
+            &[
+                (100, 100, 800),
+                (1700, 100, 800),
+                (600, 100, 150),
+                (600, 170, 800),
+                (1100, 100, 150),
+                (1100, 170, 800),
+            ],
+            0.0,
+        );
+        let word = |x: i32, y: i32, s: &str| Word::new(s.into(), [x, y, x + 120, y + 12], 90.0);
+        let mut lines = vec![
+            line_of(vec![word(800, 105, "Bộ-ngành")], 0),
+            line_of(vec![word(300, 122, "STT"), word(1300, 122, "Thời-hạn")], 0),
+            line_of(vec![word(800, 140, "chủ-trì")], 0),
+        ];
+        assert_eq!(read_tables(&g, W, H, 300.0, &mut lines).len(), 1);
+        assert_eq!(texts(&lines), ["STT", "Bộ-ngành", "chủ-trì", "Thời-hạn"]);
     }
 
     #[test]
