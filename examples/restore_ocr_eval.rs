@@ -22,6 +22,7 @@ fn main() -> anyhow::Result<()> {
     let mut docs: BTreeMap<String, Document> = BTreeMap::new();
     let mut sets: BTreeMap<String, (ErrorCounts, ErrorCounts)> = BTreeMap::new();
     let show = std::env::var("SHOW_CHANGES").is_ok();
+    let (mut restore_secs, mut pages) = (0.0f64, 0usize);
     for row in manifest.lines().filter(|l| !l.trim().is_empty()) {
         let f: Vec<&str> = row.split('\t').collect();
         let (json, page, truth, set) = (f[0], f[1].parse::<usize>()?, f[2], f[3]);
@@ -45,7 +46,10 @@ fn main() -> anyhow::Result<()> {
             l.refresh_text();
         }
         let before: String = lines.iter().map(|l| l.text.clone() + "\n").collect();
+        let t0 = std::time::Instant::now();
         r.restore_ocr_lines(&mut lines)?;
+        restore_secs += t0.elapsed().as_secs_f64();
+        pages += 1;
         let after: String = lines.iter().map(|l| l.text.clone() + "\n").collect();
         if show {
             for l in &lines {
@@ -97,6 +101,10 @@ fn main() -> anyhow::Result<()> {
         ta.cer(),
         tb.order_free(),
         ta.order_free()
+    );
+    println!(
+        "restoration: {pages} pages in {restore_secs:.2} s ({:.0} ms a page)",
+        1e3 * restore_secs / pages.max(1) as f64
     );
     Ok(())
 }

@@ -387,6 +387,8 @@ struct Plan {
     pre: Vec<u16>,
     post: Vec<u16>,
     cands: Vec<Cand>,
+    /// The tagger read this token.
+    tagged: bool,
 }
 
 /// ln of the share of the unknown-word class one particular unknown string gets.
@@ -962,7 +964,10 @@ impl Restorer {
             text.extend(&cs[pos..s]);
             let plan = &plans[k];
             let cand = &plan.cands[chosen[k]];
-            let conf = if plan.fixed || !confs {
+            // In Vietnamese OCR a word taken as read without the tagger was read surely, and
+            // its confidence is not reported (restore_ocr_lines): not worth the LM work.
+            let doubtful = mode == Mode::Unmarked || !cand.is_input || plan.tagged;
+            let conf = if plan.fixed || !confs || !doubtful {
                 1.0
             } else {
                 conf_of(k)
@@ -1030,6 +1035,7 @@ impl Restorer {
             pre,
             post,
             cands: vec![Cand::input(0.0, lm_id)],
+            tagged: false,
         };
         if core.is_empty() {
             return fixed(ngram::UNK, pre, post);
@@ -1091,6 +1097,11 @@ impl Restorer {
                     .zip(folded_input.chars())
                     .filter(|(x, y)| x != y)
                     .count() as f32;
+                if mode == Mode::Marked && input_valid && diff > 2.0 {
+                    // Tesseract's Vietnamese model gets one mark wrong, seldom two, never three:
+                    // such readings would cost more than the LM ever gains, and time.
+                    continue;
+                }
                 let penalty = match mode {
                     // Text without marks (stripped, or English-model OCR): every marking of
                     // the letters is as likely as the bare one.
@@ -1164,6 +1175,7 @@ impl Restorer {
             pre,
             post,
             cands,
+            tagged: have_probs,
         }
     }
 
