@@ -510,6 +510,12 @@ fn read_page(
         let mut lines = page.lines;
         r.restore_ocr_lines(&mut lines)?;
         let text: String = lines.iter().map(|l| l.text.clone() + "\n").collect();
+        if let Ok(dir) = std::env::var("SOHOA_EVAL_DUMP") {
+            // Both columns' text of each page, for reading what restoration changed.
+            let n = image.index;
+            let _ = std::fs::write(format!("{dir}/p{n}.clean.txt"), &texts.last().unwrap().1);
+            let _ = std::fs::write(format!("{dir}/p{n}.restored.txt"), &text);
+        }
         texts.push((Column::Restored, text, ms + t.elapsed().as_secs_f64() * 1e3));
     }
     Ok(())

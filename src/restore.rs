@@ -324,6 +324,8 @@ pub struct Channel {
     pub base: f32,
     pub per_mark: f32,
     pub per_conf: f32,
+    /// Extra cost of overturning a reading Tesseract was all but sure of (confidence 93-100).
+    pub high: f32,
 }
 
 impl Channel {
@@ -331,6 +333,7 @@ impl Channel {
         base: 1.0,
         per_mark: 2.0,
         per_conf: 4.0,
+        high: 6.0,
     };
 
     fn from_env() -> Channel {
@@ -344,6 +347,7 @@ impl Channel {
             base: get("SOHOA_CH_BASE", Self::DEFAULT.base),
             per_mark: get("SOHOA_CH_MARK", Self::DEFAULT.per_mark),
             per_conf: get("SOHOA_CH_CONF", Self::DEFAULT.per_conf),
+            high: get("SOHOA_CH_HIGH", Self::DEFAULT.high),
         }
     }
 }
@@ -1113,9 +1117,10 @@ impl Restorer {
                         self.channel.base
                             + self.channel.per_mark * (diff - 1.0).max(0.0)
                             + self.channel.per_conf * conf
-                            // Read at 99-100: on the dev sets such readings were right every
-                            // time the LM disagreed (poems: "bỗng", "hỡi").
-                            + if conf >= 0.99 { 6.0 } else { 0.0 }
+                            // Readings above 93 grow dearer fast, up to 6 nats more at 100:
+                            // there the LM's disagreements were mostly rare right words (poems:
+                            // "bỗng", "hỡi", "diễm").
+                            + self.channel.high * ((conf - 0.93) / 0.07).clamp(0.0, 1.0)
                     }
                 };
                 cands.push(Cand {
