@@ -33,18 +33,35 @@ const FIRST_PUNCT: u16 = 4;
 /// everything new-style) but a syllable is the same word either way, so the model counts one
 /// form; the decoder maps its choice back to the style of the text it restores.
 pub fn normalize_tone(s: &str) -> Option<String> {
+    move_tone(s, false)
+}
+
+/// The opposite of [`normalize_tone`]: `hòa` → `hoà`.
+pub fn new_style_tone(s: &str) -> Option<String> {
+    move_tone(s, true)
+}
+
+/// Move the tone of a final oa/oe/uy from the first vowel to the second (`to_second`) or back;
+/// None when the syllable has no such rhyme with a tone on the vowel it moves from.
+fn move_tone(s: &str, to_second: bool) -> Option<String> {
     let cs: Vec<char> = s.chars().collect();
     let n = cs.len();
     if n < 2 {
         return None;
     }
     let (a, b) = (cs[n - 2], cs[n - 1]);
-    let (base_b, tone) = split_tone(b)?;
+    let (from, other) = if to_second { (a, b) } else { (b, a) };
+    let (base, tone) = split_tone(from)?;
     if tone == 0 {
         return None;
     }
-    let a_lower = a.to_lowercase().next().unwrap_or(a);
-    let ok = match (a_lower, base_b.to_lowercase().next().unwrap_or(base_b)) {
+    let lower = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let (first, second) = if to_second {
+        (lower(base), lower(other))
+    } else {
+        (lower(other), lower(base))
+    };
+    let ok = match (first, second) {
         ('o', 'a') | ('o', 'e') => true,
         // "quý" is tone-on-y in every style: there u belongs to the onset.
         ('u', 'y') => !(n >= 3 && matches!(cs[n - 3], 'q' | 'Q')),
@@ -54,37 +71,13 @@ pub fn normalize_tone(s: &str) -> Option<String> {
         return None;
     }
     let mut out: Vec<char> = cs[..n - 2].to_vec();
-    out.push(with_tone(a, tone)?);
-    out.push(base_b);
-    Some(out.into_iter().collect())
-}
-
-/// The opposite of [`normalize_tone`]: `hòa` → `hoà`.
-pub fn new_style_tone(s: &str) -> Option<String> {
-    let cs: Vec<char> = s.chars().collect();
-    let n = cs.len();
-    if n < 2 {
-        return None;
+    if to_second {
+        out.push(base);
+        out.push(with_tone(b, tone)?);
+    } else {
+        out.push(with_tone(a, tone)?);
+        out.push(base);
     }
-    let (a, b) = (cs[n - 2], cs[n - 1]);
-    let (base_a, tone) = split_tone(a)?;
-    if tone == 0 {
-        return None;
-    }
-    let ok = match (
-        base_a.to_lowercase().next().unwrap_or(base_a),
-        b.to_lowercase().next().unwrap_or(b),
-    ) {
-        ('o', 'a') | ('o', 'e') => true,
-        ('u', 'y') => !(n >= 3 && matches!(cs[n - 3], 'q' | 'Q')),
-        _ => false,
-    };
-    if !ok {
-        return None;
-    }
-    let mut out: Vec<char> = cs[..n - 2].to_vec();
-    out.push(base_a);
-    out.push(with_tone(b, tone)?);
     Some(out.into_iter().collect())
 }
 
