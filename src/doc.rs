@@ -64,6 +64,21 @@ impl Line {
     }
 }
 
+/// The smallest box holding all of `boxes` ([x0, y0, x1, y1]); with none, an empty box
+/// (x0 > x1) that any union absorbs.
+pub fn union_bbox(boxes: impl IntoIterator<Item = [i32; 4]>) -> [i32; 4] {
+    boxes
+        .into_iter()
+        .fold([i32::MAX, i32::MAX, i32::MIN, i32::MIN], |b, x| {
+            [
+                b[0].min(x[0]),
+                b[1].min(x[1]),
+                b[2].max(x[2]),
+                b[3].max(x[3]),
+            ]
+        })
+}
+
 fn join<'a>(it: impl Iterator<Item = &'a str>) -> String {
     it.collect::<Vec<_>>().join(" ")
 }

@@ -707,15 +707,7 @@ fn cell_lines(words: Vec<(usize, Word)>) -> Vec<Vec<Word>> {
 }
 
 fn line_of(words: Vec<Word>, block: u32) -> Line {
-    let mut b = [i32::MAX, i32::MAX, i32::MIN, i32::MIN];
-    for w in &words {
-        b = [
-            b[0].min(w.bbox[0]),
-            b[1].min(w.bbox[1]),
-            b[2].max(w.bbox[2]),
-            b[3].max(w.bbox[3]),
-        ];
-    }
+    let b = crate::doc::union_bbox(words.iter().map(|w| w.bbox));
     let conf = words.iter().map(|w| w.conf).sum::<f32>() / words.len().max(1) as f32;
     let mut line = Line::new(b, conf, block);
     line.words = words;

@@ -226,17 +226,10 @@ impl Seg {
             .join(" ")
     }
     fn bbox(&self) -> [i32; 4] {
-        let mut b = [i32::MAX, i32::MAX, i32::MIN, i32::MIN];
-        for t in &self.toks {
-            b[0] = b[0].min(t.bbox[0]);
-            b[1] = b[1].min(t.bbox[1]);
-            b[2] = b[2].max(t.bbox[2]);
-            b[3] = b[3].max(t.bbox[3]);
-        }
         if self.toks.is_empty() {
             [0; 4]
         } else {
-            b
+            crate::doc::union_bbox(self.toks.iter().map(|t| t.bbox))
         }
     }
     fn cx(&self) -> f32 {

@@ -50,15 +50,7 @@ fn words_in(text: &str, bbox: [i32; 4]) -> Vec<Word> {
 }
 
 fn line_of(words: Vec<Word>, block: u32) -> Line {
-    let mut b = [i32::MAX, i32::MAX, i32::MIN, i32::MIN];
-    for w in &words {
-        b = [
-            b[0].min(w.bbox[0]),
-            b[1].min(w.bbox[1]),
-            b[2].max(w.bbox[2]),
-            b[3].max(w.bbox[3]),
-        ];
-    }
+    let b = sohoa::doc::union_bbox(words.iter().map(|w| w.bbox));
     let mut l = Line::new(b, 95.0, block);
     l.words = words;
     l.refresh_text();

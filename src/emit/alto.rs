@@ -20,16 +20,7 @@ fn pos(b: [i32; 4]) -> String {
 }
 
 fn union(lines: &[&Line]) -> [i32; 4] {
-    let mut b = [i32::MAX, i32::MAX, i32::MIN, i32::MIN];
-    for l in lines {
-        b = [
-            b[0].min(l.bbox[0]),
-            b[1].min(l.bbox[1]),
-            b[2].max(l.bbox[2]),
-            b[3].max(l.bbox[3]),
-        ];
-    }
-    b
+    crate::doc::union_bbox(lines.iter().map(|l| l.bbox))
 }
 
 fn conf(c: f32) -> String {
