@@ -1,20 +1,10 @@
 //! `sohoa scan`, end to end through the real binary: real PDFium, real Tesseract, the committed
 //! restoration model. Given these scans, expect these words, these page counts, these exit codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn sohoa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sohoa"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("sohoa runs")
-}
+mod common;
+use common::{root, sohoa};
+use std::path::Path;
+use std::process::Output;
 
 fn sample(name: &str) -> String {
     root().join("samples").join(name).display().to_string()

@@ -3,13 +3,10 @@
 //! a garbled earlier OCR layer is redone, TCVN3 / VNI text is converted. Fixtures are built by
 //! tests/data/text-pdf/make.py.
 
+mod common;
+use common::{root, sohoa};
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::Output;
 
 fn fixture(name: &str) -> String {
     root()
@@ -17,14 +14,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn sohoa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sohoa"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("sohoa runs")
 }
 
 fn stderr(o: &Output) -> String {
