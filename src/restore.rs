@@ -17,6 +17,7 @@ static EMBEDDED_MODEL: &[u8] = include_bytes!("../models/restore.onnx");
 static EMBEDDED_VOCAB: &str = include_str!("../models/vocab.json");
 static EMBEDDED_LEXICON: &str = include_str!("../models/vi_syllables.txt");
 static EMBEDDED_NGRAM: &[u8] = include_bytes!("../models/vi_lm.bin");
+static EMBEDDED_ACRONYMS: &str = include_str!("../models/vi_acronyms.tsv");
 
 /// Lines are cut into pieces of at most this many characters (at spaces) before tagging; the
 /// model sees about 30 characters either side, so longer pieces gain nothing.
@@ -49,6 +50,49 @@ fn token_spans(cs: &[char]) -> Vec<(usize, usize)> {
         spans.push((start, i));
     }
     spans
+}
+
+/// The pieces of a whitespace token `cs[s..e]` restored as words of their own: "yen/tan",
+/// "GD-DT", "TP.Ha", "dong/kg." are two words to a reader and to the language model, joined by a
+/// separator that stays as it is. Only joins of letters split, each piece of two letters or more:
+/// codes with digits ("116/ND-CP", "25/7/2023"), "V/v", initials ("N.V.D"), addresses and URLs
+/// stay one protected token.
+fn sub_spans(cs: &[char], s: usize, e: usize) -> Vec<(usize, usize)> {
+    let tok = &cs[s..e];
+    let is_sep = |c: char| matches!(c, '-' | '/' | '&' | '.' | ',' | ':');
+    let a = tok.iter().position(|c| c.is_alphanumeric());
+    let b = tok.iter().rposition(|c| c.is_alphanumeric());
+    let (Some(a), Some(b)) = (a, b) else {
+        return vec![(s, e)];
+    };
+    let core = &tok[a..=b];
+    if !core.iter().any(|&c| is_sep(c)) || core.iter().any(|&c| !c.is_alphabetic() && !is_sep(c)) {
+        return vec![(s, e)];
+    }
+    let mut cuts = Vec::new(); // separator positions within the core
+    let mut run = 0;
+    for (i, &c) in core.iter().enumerate() {
+        if is_sep(c) {
+            if run < 2 {
+                return vec![(s, e)];
+            }
+            cuts.push(i);
+            run = 0;
+        } else {
+            run += 1;
+        }
+    }
+    if run < 2 {
+        return vec![(s, e)];
+    }
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut from = s;
+    for c in cuts {
+        out.push((from, s + a + c));
+        from = s + a + c + 1;
+    }
+    out.push((from, e));
+    out
 }
 
 const VOWELS: [(&str, char); 12] = [
@@ -475,6 +519,9 @@ pub struct Restorer {
     lm: ngram::NgramLm<'static>,
     /// Unmarked skeleton ("hoach") → LM ids of the syllables with those letters ("hoạch").
     variants: HashMap<String, Vec<u16>>,
+    /// Abbreviations written with Đ, keyed by their form with D ("HDND" → "HĐND"): no syllable
+    /// reading restores them, the corpus says how they are written (build_acronyms.py).
+    acronyms: HashMap<String, String>,
     channel: Channel,
     pub model_id: String,
 }
@@ -487,6 +534,7 @@ impl Restorer {
             EMBEDDED_VOCAB,
             EMBEDDED_LEXICON,
             EMBEDDED_NGRAM,
+            EMBEDDED_ACRONYMS,
         )
     }
 
@@ -501,10 +549,18 @@ impl Restorer {
         let lex = String::from_utf8_lossy(&read("vi_syllables.txt")?).into_owned();
         // The LM borrows its bytes for the life of the process, as the embedded one does.
         let lm: &'static [u8] = Box::leak(read("vi_lm.bin")?.into_boxed_slice());
-        Self::from_parts(&model, &vocab, &lex, lm)
+        // Older model directories have no abbreviation table: they restore as they always did.
+        let acr = std::fs::read_to_string(dir.join("vi_acronyms.tsv")).unwrap_or_default();
+        Self::from_parts(&model, &vocab, &lex, lm, &acr)
     }
 
-    fn from_parts(model: &[u8], vocab: &str, lexicon: &str, lm: &'static [u8]) -> Result<Restorer> {
+    fn from_parts(
+        model: &[u8],
+        vocab: &str,
+        lexicon: &str,
+        lm: &'static [u8],
+        acronyms: &str,
+    ) -> Result<Restorer> {
         let merr = |e: TractError| Error::Model(format!("{e:#}"));
         let plan = tract_onnx::onnx()
             .model_for_read(&mut std::io::Cursor::new(model))
@@ -517,6 +573,7 @@ impl Restorer {
         let mut h = sha2::Sha256::new();
         h.update(model);
         h.update(lm);
+        h.update(acronyms.as_bytes());
         let model_id = format!(
             "restore.onnx+vi_lm.bin sha256:{}",
             &crate::input::hex(&h.finalize())[..16]
@@ -536,6 +593,11 @@ impl Restorer {
             lexicon,
             lm,
             variants,
+            acronyms: acronyms
+                .lines()
+                .filter_map(|l| l.split_once('\t'))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             channel: Channel::from_env(),
             model_id,
         })
@@ -868,10 +930,15 @@ impl Restorer {
             confs,
         } = how;
         let spans = token_spans(cs);
-        let plans: Vec<Plan> = spans
+        // The decoder walks the pieces of the tokens (sub_spans); each token is put back
+        // together from its pieces at the end.
+        let mut pieces: Vec<(usize, usize, usize)> = Vec::with_capacity(spans.len()); // (token, s, e)
+        for (k, &(s, e)) in spans.iter().enumerate() {
+            pieces.extend(sub_spans(cs, s, e).into_iter().map(|(ps, pe)| (k, ps, pe)));
+        }
+        let plans: Vec<Plan> = pieces
             .iter()
-            .enumerate()
-            .map(|(k, &(s, e))| {
+            .map(|&(k, s, e)| {
                 let prior = priors.and_then(|p| p.get(k).copied().flatten());
                 self.plan_token(&cs[s..e], &probs[s..e], prior, mode)
             })
@@ -962,9 +1029,10 @@ impl Restorer {
         };
 
         let mut text = String::with_capacity(cs.len() + 8);
-        let mut tokens = Vec::with_capacity(n);
+        let mut tokens: Vec<RestoredToken> = Vec::with_capacity(spans.len());
         let mut pos = 0;
-        for (k, &(s, e)) in spans.iter().enumerate() {
+        for (k, &(_, s, e)) in pieces.iter().enumerate() {
+            let joined = k > 0 && pieces[k - 1].0 == pieces[k].0;
             text.extend(&cs[pos..s]);
             let plan = &plans[k];
             let cand = &plan.cands[chosen[k]];
@@ -1002,7 +1070,15 @@ impl Restorer {
                 )
             };
             text.push_str(&tok.text);
-            tokens.push(tok);
+            match tokens.last_mut() {
+                Some(t) if joined => {
+                    t.text.extend(&cs[pos..s]);
+                    t.text.push_str(&tok.text);
+                    t.conf = t.conf.min(tok.conf);
+                    t.changed |= tok.changed;
+                }
+                _ => tokens.push(tok),
+            }
             pos = e;
         }
         text.extend(&cs[pos..]);
@@ -1061,7 +1137,26 @@ impl Restorer {
                 // In marked text an unmarked capitalised short word is an abbreviation
                 // (HU, TU, VP, CT-XH), not a syllable that lost its marks.
                 || (mode == Mode::Marked && core.iter().all(|c| c.is_ascii()) && (core.len() <= 3 || !input_valid)));
-        if acronym {
+        let table_form = if all_caps && (acronym || !input_valid) {
+            let key: String = core.iter().map(|&c| upper1(c)).collect();
+            self.acronyms.get(&key)
+        } else {
+            None
+        };
+        if acronym || table_form.is_some() {
+            if let Some(form) = table_form {
+                // HDND → HĐND; the piece keeps its place in the LM as the word it was read as.
+                let mut plan = fixed(input_id, pre, post);
+                plan.cands[0] = Cand {
+                    text: form.chars().map(lower1).collect(),
+                    positions: (0..core.len()).collect(),
+                    char_lp: 0.0,
+                    penalty: 0.0,
+                    lm_id: input_id,
+                    is_input: false,
+                };
+                return plan;
+            }
             return fixed(input_id, pre, post); // UBND, HĐND, MTTQ
         }
         let have_probs = probs.len() == cs.len() && probs[a..b].iter().all(|p| !p.is_empty());
@@ -1436,6 +1531,51 @@ mod tests {
             assert!(protected(&t.chars().collect::<Vec<_>>()), "{t}");
         }
         assert!(!protected(&"hoach".chars().collect::<Vec<_>>()));
+    }
+
+    #[test]
+    fn words_joined_by_a_separator_are_restored_piece_by_piece() {
+        let pieces = |t: &str| -> Vec<String> {
+            let cs: Vec<char> = t.chars().collect();
+            sub_spans(&cs, 0, cs.len())
+                .into_iter()
+                .map(|(s, e)| cs[s..e].iter().collect())
+                .collect()
+        };
+        assert_eq!(pieces("dong/kg."), ["dong", "kg."]);
+        assert_eq!(pieces("(GD-DT)"), ["(GD", "DT)"]);
+        assert_eq!(pieces("TP.Ha"), ["TP", "Ha"]);
+        for whole in [
+            "116/ND-CP",
+            "V/v",
+            "N.V.D",
+            "a@b.vn",
+            "25/7/2023",
+            "x--y",
+            "hoach",
+        ] {
+            assert_eq!(pieces(whole), [whole], "{whole}");
+        }
+        let r = Restorer::embedded().unwrap();
+        let out = r
+            .restore_text("Gia xang tang 500 dong/lit tu chieu nay\nBa Ria-Vung Tau")
+            .unwrap();
+        assert_eq!(
+            out,
+            "Giá xăng tăng 500 đồng/lít từ chiều nay\nBà Rịa-Vũng Tàu"
+        );
+    }
+
+    #[test]
+    fn abbreviations_get_the_d_with_stroke_the_corpus_writes() {
+        let r = Restorer::embedded().unwrap();
+        let out = r
+            .restore_text("Bo GD-DT va HDND tinh da hop ban ve ke hoach nam hoc moi")
+            .unwrap();
+        assert!(out.contains("GD-ĐT") && out.contains("HĐND"), "{out}");
+        // Tokens per input token stay one for one: OCR words keep their boxes.
+        let lines = r.restore_lines(&["Bo GD-DT va HDND"], None).unwrap();
+        assert_eq!(lines[0].tokens.len(), 4);
     }
 
     #[test]
