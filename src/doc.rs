@@ -189,7 +189,7 @@ pub struct Document {
     pub pages: Vec<Page>,
     /// Administrative fields (issuer, number, date, …); null when not found.
     #[serde(default)]
-    pub document: Option<crate::structure::Fields>,
+    pub document: Option<crate::fields::Fields>,
     pub timings: Timings,
 }
 
