@@ -818,7 +818,7 @@ impl Restorer {
     /// not valid syllables read with high confidence. A word gets a `restore_conf` when it was
     /// in doubt (tagged) or changed.
     pub fn restore_ocr_lines(&self, lines: &mut Vec<crate::doc::Line>) -> Result<()> {
-        drop_specks(lines);
+        drop_specks(lines, |core| self.lexicon.contains(core));
         let mode = Mode::of(
             &lines
                 .iter()
@@ -1401,11 +1401,48 @@ fn is_speck(w: &crate::doc::Word) -> bool {
         && (t.chars().count() <= 2 || w.conf < 70.0)
 }
 
-/// Remove [`is_speck`] words, and lines left without words.
-fn drop_specks(lines: &mut Vec<crate::doc::Line>) {
+/// Below this Tesseract confidence a word that is neither a syllable nor a number is noise: a
+/// seal's ring, a signature's stroke, a stamp's frame ("M...", "kx————", "SIÊh" under the seal
+/// of the real circular). Overridable with `SOHOA_NOISE_CONF`, for measurements.
+const NOISE_CONF: f32 = 10.0;
+
+fn noise_conf() -> f32 {
+    static C: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
+    *C.get_or_init(|| {
+        std::env::var("SOHOA_NOISE_CONF")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(NOISE_CONF)
+    })
+}
+
+/// A word whose box is a dot beside its line's letters (under a fifth of the line's height
+/// both ways): a speck Tesseract read as a letter ("ì" of 2 × 2 px under a seal).
+/// Punctuation is small by nature ("-" of a list) and stays; so do digits.
+fn is_dot(w: &crate::doc::Word, line_h: i32) -> bool {
+    let (bw, bh) = (w.bbox[2] - w.bbox[0], w.bbox[3] - w.bbox[1]);
+    line_h > 0
+        && 5 * bw < line_h
+        && 5 * bh < line_h
+        && w.ocr_text.chars().any(char::is_alphabetic)
+        && !w.ocr_text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Remove noise words ([`is_speck`], [`is_dot`], and words read with almost no confidence that
+/// are neither syllables nor numbers), and lines left without words.
+fn drop_specks(lines: &mut Vec<crate::doc::Line>, is_word: impl Fn(&str) -> bool) {
+    let floor = noise_conf();
     for line in lines.iter_mut() {
         let before = line.words.len();
-        line.words.retain(|w| !is_speck(w));
+        // The line's thickness across its text, whichever way the page is turned.
+        let line_h = (line.bbox[3] - line.bbox[1]).min(line.bbox[2] - line.bbox[0]);
+        line.words.retain(|w| {
+            let core: String = w.ocr_text.chars().filter(|c| c.is_alphanumeric()).collect();
+            let garbage = w.conf < floor
+                && !core.chars().any(|c| c.is_ascii_digit())
+                && !is_word(&core.to_lowercase());
+            !(is_speck(w) || is_dot(w, line_h) || garbage)
+        });
         if line.words.len() != before {
             line.refresh_text();
         }
@@ -1611,7 +1648,7 @@ mod tests {
             ("thực", 97.0),
             ("hiện", 96.0),
         ] {
-            line.words.push(Word::new(w.into(), [0, 0, 1, 1], conf));
+            line.words.push(Word::new(w.into(), [0, 0, 8, 10], conf));
         }
         line.refresh_text();
         let mut lines = vec![line];
@@ -1628,7 +1665,7 @@ mod tests {
         use crate::doc::{Line, Word};
         let mut line = Line::new([0, 0, 100, 10], 90.0, 0);
         for &(w, conf) in words {
-            line.words.push(Word::new(w.into(), [0, 0, 1, 1], conf));
+            line.words.push(Word::new(w.into(), [0, 0, 8, 10], conf));
         }
         line.refresh_text();
         line
@@ -1724,6 +1761,19 @@ mod tests {
         r.restore_ocr_lines(&mut lines).unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(text, ["Kế hoạch thực hiện", "- Tăng cường"]);
+    }
+
+    #[test]
+    fn a_seals_ring_read_with_no_confidence_is_dropped_but_names_and_numbers_stay() {
+        // What Tesseract read under the seal of the real circular (dev/real/circular-p2).
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line(&[("M...", 3.0), ("kx————", 0.0)]),
+            ocr_line(&[("SIÊh", 1.0), ("Nhật", 94.0), ("Tân", 29.0), ("729", 5.0)]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(text, ["Nhật Tân 729"]);
     }
 
     #[test]

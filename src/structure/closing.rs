@@ -4,7 +4,7 @@
 
 use super::segments::{field, PageCtx, Seg};
 use super::text::{
-    clean_edges, is_authority, is_dash, is_separator, key, letters, sim, trim_punct,
+    clean_edges, is_authority, is_dash, is_separator, key, letters, mend_authority, sim, trim_punct,
 };
 use crate::fields::{Field, Signer};
 
@@ -161,7 +161,7 @@ fn signer(pc: &PageCtx, segs: &[Seg]) -> (Option<Signer>, Option<f32>) {
         if !auth.is_empty() {
             let v = auth
                 .iter()
-                .map(|s| clean_edges(&s.text()))
+                .map(|s| mend_authority(&clean_edges(&s.text())))
                 .collect::<Vec<_>>()
                 .join(", ");
             sg.authority = Some(field(v, &auth, 0.9));

@@ -117,6 +117,11 @@ pub(super) fn is_authority(t: &str) -> bool {
     let f = fold(t.trim_start_matches(|c: char| !c.is_alphanumeric()));
     let compact: String = f.chars().filter(|c| !c.is_whitespace()).collect();
     let first = f.split_whitespace().next().unwrap_or("");
+    // "KT," for "KT.": on real scans the seal's ring often turns the full stop into a comma.
+    let first = match first.strip_suffix(',') {
+        Some(f) if ["TM", "KT", "TL", "TUQ"].contains(&f) => f,
+        _ => first,
+    };
     // TM (thay mặt), KT (ký thay), TL (thừa lệnh), TUQ (thừa ủy quyền), Q. (quyền).
     ["T/M", "T.M", "T/IM", "K/T", "K.T", "T/L", "T.L"]
         .iter()
@@ -125,6 +130,17 @@ pub(super) fn is_authority(t: &str) -> bool {
         || compact.starts_with("THUALENH")
         || compact.starts_with("THUAUYQUYEN")
         || compact.starts_with("THAYMAT")
+}
+
+/// The signing authority as printed: a leading "KT," (the seal made a comma of the full stop)
+/// is "KT.".
+pub(super) fn mend_authority(t: &str) -> String {
+    for a in ["KT", "TM", "TL", "TUQ"] {
+        if let Some(rest) = t.strip_prefix(a).and_then(|r| r.strip_prefix(',')) {
+            return format!("{a}.{rest}");
+        }
+    }
+    t.to_string()
 }
 
 #[cfg(test)]
@@ -139,6 +155,9 @@ mod tests {
         );
         assert!(is_authority("T/M BAN THƯỜNG VỤ"));
         assert!(is_authority("KT. CHỦ TỊCH"));
+        assert!(is_authority("KT, BỘ TRƯỞNG"));
+        assert_eq!(mend_authority("KT, BỘ TRƯỞNG"), "KT. BỘ TRƯỞNG");
+        assert_eq!(mend_authority("KTX, NHÀ Ở"), "KTX, NHÀ Ở");
         assert!(is_authority("TM. ỦY BAN NHÂN DÂN"));
         assert!(!is_authority("TỔ CHỨC THỰC HIỆN"));
     }
