@@ -52,49 +52,6 @@ fn token_spans(cs: &[char]) -> Vec<(usize, usize)> {
     spans
 }
 
-/// The pieces of a whitespace token `cs[s..e]` restored as words of their own: "yen/tan",
-/// "GD-DT", "TP.Ha", "dong/kg." are two words to a reader and to the language model, joined by a
-/// separator that stays as it is. Only joins of letters split, each piece of two letters or more:
-/// codes with digits ("116/ND-CP", "25/7/2023"), "V/v", initials ("N.V.D"), addresses and URLs
-/// stay one protected token.
-fn sub_spans(cs: &[char], s: usize, e: usize) -> Vec<(usize, usize)> {
-    let tok = &cs[s..e];
-    let is_sep = |c: char| matches!(c, '-' | '/' | '&' | '.' | ',' | ':');
-    let a = tok.iter().position(|c| c.is_alphanumeric());
-    let b = tok.iter().rposition(|c| c.is_alphanumeric());
-    let (Some(a), Some(b)) = (a, b) else {
-        return vec![(s, e)];
-    };
-    let core = &tok[a..=b];
-    if !core.iter().any(|&c| is_sep(c)) || core.iter().any(|&c| !c.is_alphabetic() && !is_sep(c)) {
-        return vec![(s, e)];
-    }
-    let mut cuts = Vec::new(); // separator positions within the core
-    let mut run = 0;
-    for (i, &c) in core.iter().enumerate() {
-        if is_sep(c) {
-            if run < 2 {
-                return vec![(s, e)];
-            }
-            cuts.push(i);
-            run = 0;
-        } else {
-            run += 1;
-        }
-    }
-    if run < 2 {
-        return vec![(s, e)];
-    }
-    let mut out = Vec::with_capacity(cuts.len() + 1);
-    let mut from = s;
-    for c in cuts {
-        out.push((from, s + a + c));
-        from = s + a + c + 1;
-    }
-    out.push((from, e));
-    out
-}
-
 const VOWELS: [(&str, char); 12] = [
     ("aàảãáạ", 'a'),
     ("ăằẳẵắặ", 'a'),
@@ -930,11 +887,15 @@ impl Restorer {
             confs,
         } = how;
         let spans = token_spans(cs);
-        // The decoder walks the pieces of the tokens (sub_spans); each token is put back
+        // The decoder walks the pieces of the tokens (ngram::pieces); each token is put back
         // together from its pieces at the end.
         let mut pieces: Vec<(usize, usize, usize)> = Vec::with_capacity(spans.len()); // (token, s, e)
         for (k, &(s, e)) in spans.iter().enumerate() {
-            pieces.extend(sub_spans(cs, s, e).into_iter().map(|(ps, pe)| (k, ps, pe)));
+            pieces.extend(
+                ngram::pieces(cs, s, e)
+                    .into_iter()
+                    .map(|(ps, pe)| (k, ps, pe)),
+            );
         }
         let plans: Vec<Plan> = pieces
             .iter()
@@ -1574,14 +1535,14 @@ mod tests {
     fn words_joined_by_a_separator_are_restored_piece_by_piece() {
         let pieces = |t: &str| -> Vec<String> {
             let cs: Vec<char> = t.chars().collect();
-            sub_spans(&cs, 0, cs.len())
+            ngram::pieces(&cs, 0, cs.len())
                 .into_iter()
                 .map(|(s, e)| cs[s..e].iter().collect())
                 .collect()
         };
-        assert_eq!(pieces("dong/kg."), ["dong", "kg."]);
-        assert_eq!(pieces("(GD-DT)"), ["(GD", "DT)"]);
-        assert_eq!(pieces("TP.Ha"), ["TP", "Ha"]);
+        assert_eq!(pieces("dong/kg."), ["dong/", "kg."]);
+        assert_eq!(pieces("(GD-DT)"), ["(GD-", "DT)"]);
+        assert_eq!(pieces("TP.Ha"), ["TP.", "Ha"]);
         for whole in [
             "116/ND-CP",
             "V/v",

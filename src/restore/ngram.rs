@@ -202,16 +202,25 @@ impl Vocab {
         .unwrap_or(UNK)
     }
 
-    /// Ids of a line as counted: each whitespace token's leading punctuation, its core, its
-    /// trailing punctuation. A core with inner punctuation ("57-KL/TW", "25/7/2023") is one
-    /// word: NUM when it holds a digit, UNK otherwise.
+    /// Ids of a line as counted: each whitespace token's [`pieces`], each with its leading
+    /// punctuation, its core, its trailing punctuation. A core with inner punctuation that is
+    /// not a join of words ("57-KL/TW", "25/7/2023") is one word: NUM when it holds a digit,
+    /// UNK otherwise.
     pub fn token_ids(&self, line: &str, out: &mut Vec<u16>) {
         for tok in line.split_whitespace() {
-            let cs: Vec<char> = tok.chars().collect();
+            let all: Vec<char> = tok.chars().collect();
+            for (s, e) in pieces(&all, 0, all.len()) {
+                self.piece_ids(&all[s..e], out);
+            }
+        }
+    }
+
+    fn piece_ids(&self, cs: &[char], out: &mut Vec<u16>) {
+        {
             let a = cs.iter().position(|c| c.is_alphanumeric());
             let Some(a) = a else {
                 out.extend(cs.iter().filter_map(|&c| Self::punct_id(c)));
-                continue;
+                return;
             };
             let b = cs.len()
                 - cs.iter()
@@ -224,6 +233,50 @@ impl Vocab {
             out.extend(cs[b..].iter().filter_map(|&c| Self::punct_id(c)));
         }
     }
+}
+
+/// The pieces of a whitespace token `cs[s..e]` restored as words of their own: "yen/tan",
+/// "GD-DT", "TP.Ha", "dong/kg." are two words to a reader and to the language model, joined by a
+/// separator, which ends the piece before it (the LM counts it as punctuation after that word,
+/// as it does in training: [`Vocab::token_ids`]). Only joins of letters split, each piece of two letters or more:
+/// codes with digits ("116/ND-CP", "25/7/2023"), "V/v", initials ("N.V.D"), addresses and URLs
+/// stay one protected token.
+pub fn pieces(cs: &[char], s: usize, e: usize) -> Vec<(usize, usize)> {
+    let tok = &cs[s..e];
+    let is_sep = |c: char| matches!(c, '-' | '/' | '&' | '.' | ',' | ':');
+    let a = tok.iter().position(|c| c.is_alphanumeric());
+    let b = tok.iter().rposition(|c| c.is_alphanumeric());
+    let (Some(a), Some(b)) = (a, b) else {
+        return vec![(s, e)];
+    };
+    let core = &tok[a..=b];
+    if !core.iter().any(|&c| is_sep(c)) || core.iter().any(|&c| !c.is_alphabetic() && !is_sep(c)) {
+        return vec![(s, e)];
+    }
+    let mut cuts = Vec::new(); // separator positions within the core
+    let mut run = 0;
+    for (i, &c) in core.iter().enumerate() {
+        if is_sep(c) {
+            if run < 2 {
+                return vec![(s, e)];
+            }
+            cuts.push(i);
+            run = 0;
+        } else {
+            run += 1;
+        }
+    }
+    if run < 2 {
+        return vec![(s, e)];
+    }
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut from = s;
+    for c in cuts {
+        out.push((from, s + a + c + 1));
+        from = s + a + c + 1;
+    }
+    out.push((from, e));
+    out
 }
 
 #[inline]
