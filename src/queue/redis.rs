@@ -34,7 +34,6 @@ use redis::streams::{
 };
 use redis::{Commands, Connection, RedisError, Script};
 use std::collections::HashMap;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 const STREAM: &str = "{sohoa}:jobs";
@@ -157,28 +156,6 @@ end
 return 0
 "#;
 
-/// The scripts, each hashed once. `Script::invoke` sends `EVALSHA` and loads the script when the
-/// server does not know it (first use, or after a restart). `SET_FILE` is a local function, so
-/// it may precede every script.
-struct Scripts {
-    submit: Script,
-    keep_alive: Script,
-    complete: Script,
-    retry: Script,
-    bury: Script,
-}
-
-static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| {
-    let s = |body: &str| Script::new(&format!("{SET_FILE}\n{body}"));
-    Scripts {
-        submit: s(SUBMIT),
-        keep_alive: s(KEEP_ALIVE),
-        complete: s(COMPLETE),
-        retry: s(RETRY),
-        bury: s(BURY),
-    }
-});
-
 pub struct RedisQueue {
     client: redis::Client,
     /// `None` after a connection broke (a reply may be half read): the next call reconnects.
@@ -248,12 +225,15 @@ impl RedisQueue {
         })
     }
 
+    /// A script, sent as `EVALSHA` and loaded when the server does not know it yet (first use,
+    /// or after a restart). `SET_FILE` is a local function, so it may precede every script.
     fn eval<T: redis::FromRedisValue>(
         &mut self,
-        script: &'static Script,
+        body: &str,
         keys: &[&str],
         args: &[&str],
     ) -> QResult<T> {
+        let script = Script::new(&format!("{SET_FILE}\n{body}"));
         self.run(|c| {
             let mut i = script.prepare_invoke();
             for k in keys {
@@ -340,7 +320,7 @@ impl Queue for RedisQueue {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let keys = [INFLIGHT, STREAM, &files_key(run), DEAD, STATS, RECENT];
-        self.eval(&SCRIPTS.submit, &keys, &args)
+        self.eval(SUBMIT, &keys, &args)
     }
 
     fn next(&mut self, worker: &str, stale: Duration, wait: Duration) -> QResult<Option<Delivery>> {
@@ -363,7 +343,7 @@ impl Queue for RedisQueue {
 
     fn keep_alive(&mut self, worker: &str, d: &Delivery) -> QResult<bool> {
         let args = [GROUP, &d.handle, worker];
-        self.eval(&SCRIPTS.keep_alive, &[STREAM], &args)
+        self.eval(KEEP_ALIVE, &[STREAM], &args)
     }
 
     fn range_done(&mut self, job: &Job) -> QResult<usize> {
@@ -394,7 +374,7 @@ impl Queue for RedisQueue {
             fj.as_deref().unwrap_or(""),
         ];
         self.eval(
-            &SCRIPTS.complete,
+            COMPLETE,
             &[STREAM, INFLIGHT, STATS, RECENT, &fk, &pk],
             &args,
         )
@@ -404,7 +384,7 @@ impl Queue for RedisQueue {
         let mut job = d.job.clone();
         job.attempt += d.deliveries;
         let args = [GROUP, &d.handle, &d.job.id, &json(&job)];
-        self.eval(&SCRIPTS.retry, &[STREAM, INFLIGHT], &args)
+        self.eval(RETRY, &[STREAM, INFLIGHT], &args)
     }
 
     fn bury(&mut self, d: &Delivery, dead: &DeadLetter, file: Option<&FileRecord>) -> QResult<()> {
@@ -417,7 +397,7 @@ impl Queue for RedisQueue {
             &d.job.rel,
             fj.as_deref().unwrap_or(""),
         ];
-        self.eval(&SCRIPTS.bury, &[STREAM, INFLIGHT, DEAD, &fk], &args)
+        self.eval(BURY, &[STREAM, INFLIGHT, DEAD, &fk], &args)
     }
 
     fn settings(&mut self, mine: Option<&str>) -> QResult<Option<String>> {

@@ -167,12 +167,12 @@ fn is_url(p: &Path) -> bool {
     p.to_string_lossy().contains("://")
 }
 
-/// The storages of a submit's IN and OUT, and OUT relative to IN when it is inside (left out of
-/// the walk). Paths are made absolute (OUT created): jobs must mean the same on every machine.
-fn submit_roots(
-    input: &Path,
-    output: Option<&Path>,
-) -> anyhow::Result<(Box<dyn Storage>, Box<dyn Storage>, Vec<String>)> {
+/// IN's and OUT's storages, and OUT relative to IN when it is inside (left out of the walk).
+type Roots = (Box<dyn Storage>, Box<dyn Storage>, Vec<String>);
+
+/// The roots of a submit. Paths are made absolute (OUT created): jobs must mean the same on
+/// every machine.
+fn submit_roots(input: &Path, output: Option<&Path>) -> anyhow::Result<Roots> {
     let url = |p: &Path| p.to_string_lossy().trim_end_matches('/').to_string();
     let input = if is_url(input) {
         url(input)
@@ -224,6 +224,10 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
     };
 
     let (files, dir_errors) = in_store.walk(&exclude);
+    // IN itself unreadable (a bucket without access, say): nothing to record, say so.
+    if let Some((_, e)) = dir_errors.iter().find(|(rel, _)| rel.is_empty()) {
+        anyhow::bail!("{}: cannot list: {e}", in_store.root());
+    }
     sum.files = files.len();
     let supported: Vec<String> = files
         .iter()
