@@ -674,12 +674,13 @@ fn watch_cmd(a: WatchArgs) -> anyhow::Result<i32> {
     after_help = "Idempotent: submitting the same tree again adds no jobs. See docs/scale-out.md."
 )]
 struct SubmitArgs {
-    /// Folder to walk recursively, on storage every worker mounts at the same path.
+    /// Folder to walk recursively, on storage every worker mounts at the same path, or an
+    /// s3://bucket/prefix (credentials and endpoint from AWS_* variables).
     input: PathBuf,
     /// The queue: redis://host[:port][/db].
     #[arg(long, env = "SOHOA_QUEUE")]
     queue: String,
-    /// Output folder (mirrors IN, as `sohoa batch`) [default: <IN>-ocr beside IN].
+    /// Output folder or s3://bucket/prefix (mirrors IN, as `sohoa batch`) [default: <IN>-ocr].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Output formats, comma-separated (json, txt, hocr, alto, pdf).

@@ -2,7 +2,10 @@
 //! processes, one of them killed with SIGKILL while it holds a job. Every result must exist
 //! exactly once, every page be counted once, and the dead-letter list hold only the garbage file.
 //!
-//! Needs `redis-server` on PATH (scripts/setup installs it).
+//! The same run with IN and OUT in an S3 bucket, served by `moto_server` on loopback: no shared
+//! file system between the workers, and still every result exactly once.
+//!
+//! Needs `redis-server` on PATH and `moto_server` in `.venv/` (scripts/setup installs both).
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -104,8 +107,10 @@ fn start_redis(dir: &Path) -> (Guard, String) {
     panic!("redis-server did not start");
 }
 
-fn worker(url: &str, log: &Path) -> Guard {
+/// A worker, with extra environment variables (the S3 credentials and endpoint).
+fn worker_with(url: &str, log: &Path, env: &[(&str, String)]) -> Guard {
     let child = sohoa()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args([
             "worker",
             "--queue",
@@ -125,14 +130,19 @@ fn worker(url: &str, log: &Path) -> Guard {
 }
 
 fn submit(url: &str, input: &Path, out: &Path) -> Value {
+    submit_with(url, s(input), s(out), &[])
+}
+
+fn submit_with(url: &str, input: &str, out: &str, env: &[(&str, String)]) -> Value {
     let o = sohoa()
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args([
             "submit",
-            s(input),
+            input,
             "--queue",
             url,
             "--out",
-            s(out),
+            out,
             "--pages-per-job",
             "1",
             "--json",
@@ -174,6 +184,68 @@ fn read_json(p: &Path) -> Value {
     .unwrap()
 }
 
+/// Start a worker, SIGKILL it while it holds a job, start two more beside it and wait for those
+/// to drain the queue; one of them must have taken the killed worker's job over. Returns the
+/// survivors' logs.
+fn three_workers_one_killed(
+    url: &str,
+    q: &mut Box<dyn sohoa::queue::Queue>,
+    tmp: &Path,
+    env: &[(&str, String)],
+) -> String {
+    let logs: Vec<PathBuf> = (0..3).map(|i| tmp.join(format!("worker{i}.log"))).collect();
+
+    // The victim starts alone so that it is sure to hold a job when it is killed.
+    let mut victim = worker_with(url, &logs[0], env);
+    let victim_name = format!("-{}-0", victim.pid());
+    let holds = |q: &mut Box<dyn sohoa::queue::Queue>| {
+        q.workers()
+            .unwrap()
+            .iter()
+            .any(|w| w.name.ends_with(&victim_name) && w.pending > 0)
+    };
+    let t = Instant::now();
+    while !holds(q) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the first worker never took a job: {}",
+            std::fs::read_to_string(&logs[0]).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut others = [
+        worker_with(url, &logs[1], env),
+        worker_with(url, &logs[2], env),
+    ];
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(holds(q), "the victim finished its job too soon");
+    victim.kill9();
+    // Killed mid-job: the job is still pending on the dead worker.
+    assert!(holds(q), "the victim's job vanished with it");
+
+    // The others drain the queue, taking over the victim's job after the ack timeout.
+    for (k, w) in others.iter_mut().enumerate() {
+        let code = w.wait_exit(Duration::from_secs(80));
+        assert_eq!(
+            code,
+            Some(0),
+            "worker {} did not drain and exit: {}",
+            k + 1,
+            std::fs::read_to_string(&logs[k + 1]).unwrap_or_default()
+        );
+    }
+    let survivor_logs: String = logs[1..]
+        .iter()
+        .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+        .collect();
+    eprintln!("survivors' logs:\n{survivor_logs}");
+    assert!(
+        survivor_logs.contains("taking over"),
+        "nobody took over the killed worker's job:\n{survivor_logs}"
+    );
+    survivor_logs
+}
+
 #[test]
 fn three_workers_one_killed_every_result_once_garbage_dead_lettered() {
     let tmp = tempfile::tempdir().unwrap();
@@ -211,55 +283,7 @@ fn three_workers_one_killed_every_result_once_garbage_dead_lettered() {
     assert_eq!(again["jobs_in_flight"], 5, "{again}");
 
     let mut q = sohoa::queue::open(&url).unwrap();
-    let logs: Vec<PathBuf> = (0..3)
-        .map(|i| tmp.path().join(format!("worker{i}.log")))
-        .collect();
-
-    // The victim starts alone so that it is sure to hold a job when it is killed.
-    let mut victim = worker(&url, &logs[0]);
-    let victim_name = format!("-{}-0", victim.pid());
-    let holds = |q: &mut Box<dyn sohoa::queue::Queue>| {
-        q.workers()
-            .unwrap()
-            .iter()
-            .any(|w| w.name.ends_with(&victim_name) && w.pending > 0)
-    };
-    let t = Instant::now();
-    while !holds(&mut q) {
-        assert!(
-            t.elapsed() < Duration::from_secs(30),
-            "the first worker never took a job: {}",
-            std::fs::read_to_string(&logs[0]).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut others = [worker(&url, &logs[1]), worker(&url, &logs[2])];
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(holds(&mut q), "the victim finished its job too soon");
-    victim.kill9();
-    // Killed mid-job: the job is still pending on the dead worker.
-    assert!(holds(&mut q), "the victim's job vanished with it");
-
-    // The others drain the queue, taking over the victim's job after the ack timeout.
-    for (k, w) in others.iter_mut().enumerate() {
-        let code = w.wait_exit(Duration::from_secs(80));
-        assert_eq!(
-            code,
-            Some(0),
-            "worker {} did not drain and exit: {}",
-            k + 1,
-            std::fs::read_to_string(&logs[k + 1]).unwrap_or_default()
-        );
-    }
-    let survivor_logs: String = logs[1..]
-        .iter()
-        .map(|l| std::fs::read_to_string(l).unwrap_or_default())
-        .collect();
-    eprintln!("survivors' logs:\n{survivor_logs}");
-    assert!(
-        survivor_logs.contains("taking over"),
-        "nobody took over the killed worker's job:\n{survivor_logs}"
-    );
+    let survivor_logs = three_workers_one_killed(&url, &mut q, tmp.path(), &[]);
 
     // Every page counted once, every job done once.
     let c = q.counts().unwrap();
@@ -493,4 +517,195 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
     );
     let c = q.counts().unwrap();
     assert_eq!((c.queued, c.failed), (1, 0), "{c:?}");
+}
+
+/// `moto_server`, an S3-compatible server: `$SOHOA_MOTO_SERVER`, `.venv/bin/moto_server`
+/// (where scripts/setup installs it), or on PATH. Missing, the S3 test fails and says why: it
+/// must not pass without having run.
+fn moto_server() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = std::env::var_os("SOHOA_MOTO_SERVER")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    candidates.push(root().join(".venv/bin/moto_server"));
+    candidates.extend(std::env::split_paths(&path).map(|d| d.join("moto_server")));
+    candidates
+        .into_iter()
+        .find(|c| c.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "moto_server (the S3-compatible server this test runs against) is missing: \
+             run scripts/setup, which installs moto[server] into .venv/"
+            )
+        })
+}
+
+/// One bare HTTP/1.1 request to a loopback port; the response's status line.
+fn http(port: u16, method: &str, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        c,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut r = String::new();
+    c.read_to_string(&mut r)?;
+    Ok(r.lines().next().unwrap_or_default().to_string())
+}
+
+/// A throwaway S3 server on a free loopback port, with the bucket `archive`; its endpoint.
+fn start_s3() -> (Guard, String) {
+    let moto = moto_server();
+    for _ in 0..5 {
+        let port = free_port();
+        let child = Command::new(&moto)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", moto.display()));
+        let mut g = Guard(Some(child));
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(30) {
+            if let Ok(status) = http(port, "PUT", "/archive") {
+                assert!(status.contains(" 200 "), "creating the bucket: {status}");
+                return (g, format!("http://127.0.0.1:{port}"));
+            }
+            if g.wait_exit(Duration::from_millis(200)).is_some() {
+                break; // port taken meanwhile: try another
+            }
+        }
+        g.kill9();
+    }
+    panic!("moto_server did not start");
+}
+
+/// Inputs and outputs in a bucket, nothing shared on disk between submit and the workers: the
+/// same guarantees as on a shared path (every result once, the killed worker's job taken over,
+/// the garbage dead-lettered, report.json, an idempotent resubmit).
+#[test]
+fn s3_three_workers_one_killed_every_result_once_in_the_bucket() {
+    use sohoa::scale::storage::{S3Storage, Storage};
+    let tmp = tempfile::tempdir().unwrap();
+    let (_s3, endpoint) = start_s3();
+    let (_redis, url) = start_redis(tmp.path());
+    // What workers read from their environment, as on any machine.
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ];
+    let config = [
+        ("aws_endpoint_url", endpoint.as_str()),
+        ("aws_access_key_id", "testing"),
+        ("aws_secret_access_key", "testing"),
+        ("aws_region", "us-east-1"),
+    ];
+    let scans = S3Storage::with_config("s3://archive/scans", &config).unwrap();
+    let out = S3Storage::with_config("s3://archive/ocr", &config).unwrap();
+    let samples = root().join("samples");
+    for (from, to) in [
+        ("plan-2pages.pdf", "plan-2pages.pdf"),
+        ("plan-page1.pdf", "sub/plan-page1.pdf"),
+        ("plan-medium-crop.png", "sub/crop.png"),
+    ] {
+        scans
+            .put(to, &std::fs::read(samples.join(from)).unwrap())
+            .unwrap();
+    }
+    scans
+        .put("garbage.pdf", b"this is not a PDF at all\n")
+        .unwrap();
+    scans.put("notes.txt", b"not a scan\n").unwrap();
+
+    let first = submit_with(&url, "s3://archive/scans", "s3://archive/ocr", &env);
+    assert_eq!(first["jobs_added"], 5, "{first}");
+    assert_eq!(first["unsupported"], 1, "{first}");
+    assert_eq!(first["output"], "s3://archive/ocr", "{first}");
+    let again = submit_with(&url, "s3://archive/scans", "s3://archive/ocr", &env);
+    assert_eq!(again["jobs_added"], 0, "{again}");
+    assert_eq!(again["jobs_in_flight"], 5, "{again}");
+
+    let mut q = sohoa::queue::open(&url).unwrap();
+    let survivor_logs = three_workers_one_killed(&url, &mut q, tmp.path(), &env);
+    let c = q.counts().unwrap();
+    assert!(c.drained(), "{c:?}");
+    assert_eq!(
+        (c.done, c.pages, c.failed),
+        (4, 4, 1),
+        "{c:?}\n{survivor_logs}"
+    );
+    let dead = q.dead_letters(100).unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        (dead[0].job.rel.as_str(), dead[0].reason.as_str()),
+        ("garbage.pdf", "unknown-format")
+    );
+
+    // status writes report.json into the bucket.
+    let o = sohoa()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args(["status", "--queue", &url, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(st["reports"][0], "s3://archive/ocr/report.json", "{st}");
+
+    // Every object under ocr/, listed by the server: each result once, no partial documents.
+    let (objects, errors) = out.walk(&[]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let expected: Vec<&str> = vec![
+        "plan-2pages.json",
+        "plan-2pages.txt",
+        "report.json",
+        "sub/crop.json",
+        "sub/crop.txt",
+        "sub/plan-page1.json",
+        "sub/plan-page1.txt",
+    ];
+    assert_eq!(objects, expected, "the bucket holds other objects");
+    for (rel, n) in [
+        ("plan-2pages", 2usize),
+        ("sub/plan-page1", 1),
+        ("sub/crop", 1),
+    ] {
+        let doc: Value =
+            serde_json::from_slice(&out.get(&format!("{rel}.json")).unwrap().unwrap()).unwrap();
+        let idx: Vec<u64> = (doc["pages"].as_array().unwrap().iter())
+            .map(|p| p["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(idx, (1..=n as u64).collect::<Vec<_>>(), "{rel}");
+        assert_eq!(
+            doc["source"]["path"],
+            format!("s3://archive/scans/{}", input_of(rel)),
+            "{rel}"
+        );
+        let text = String::from_utf8(out.get(&format!("{rel}.txt")).unwrap().unwrap()).unwrap();
+        assert_eq!(text.matches('\u{c}').count(), n - 1, "{rel}: pages in text");
+        assert!(text.trim().len() > 20, "{rel}: text {text:?}");
+    }
+    let r: Value = serde_json::from_slice(&out.get("report.json").unwrap().unwrap()).unwrap();
+    let sum = &r["summary"];
+    assert_eq!(
+        (&sum["files"], &sum["ok"], &sum["failed"], &sum["skipped"]),
+        (&5.into(), &3.into(), &1.into(), &1.into()),
+        "{sum}"
+    );
+
+    // Submitting again: the results in the bucket are up to date; only the failure is queued.
+    let third = submit_with(&url, "s3://archive/scans", "s3://archive/ocr", &env);
+    assert_eq!(third["up_to_date"], 3, "{third}");
+    assert_eq!(third["jobs_added"], 1, "{third}");
+}
+
+/// The input an output base came from in the S3 test's tree.
+fn input_of(base: &str) -> String {
+    match base {
+        "sub/crop" => "sub/crop.png".into(),
+        b => format!("{b}.pdf"),
+    }
 }

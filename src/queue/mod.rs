@@ -9,7 +9,6 @@
 //! server, so a worker may die between any two calls.
 
 pub mod redis;
-pub mod resp;
 
 use crate::emit::Format;
 use serde::{Deserialize, Serialize};
@@ -18,10 +17,13 @@ use std::time::Duration;
 /// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// The connection failed, or the server refused a command.
     #[error("queue {url}: {error}")]
-    Io { url: String, error: std::io::Error },
-    #[error("queue {url}: the server said: {message}")]
-    Server { url: String, message: String },
+    Redis {
+        url: String,
+        #[source]
+        error: ::redis::RedisError,
+    },
     #[error("queue {url}: {message}")]
     Data { url: String, message: String },
     #[error("{0}")]
@@ -229,7 +231,7 @@ pub trait Queue: Send {
     fn forget_idle_workers(&mut self, idle: Duration) -> QResult<usize>;
 }
 
-/// Connect to the queue at `url` (`redis://host[:port][/db]`).
+/// Connect to the queue at `url` (`redis://[[user]:password@]host[:port][/db]`).
 pub fn open(url: &str) -> QResult<Box<dyn Queue>> {
     if url.starts_with("redis://") {
         Ok(Box::new(redis::RedisQueue::open(url)?))

@@ -24,11 +24,16 @@
 //! dead-letter list instead of looping. Acknowledgements remove the entry (`XDEL`), so the
 //! stream holds only work still to do.
 
-use super::resp::{Conn, Endpoint, Value};
 use super::{
     Counts, DeadLetter, Delivery, FileRecord, Job, QResult, Queue, QueueError, RunRecord,
     WorkerInfo,
 };
+use redis::streams::{
+    StreamAutoClaimOptions, StreamId, StreamInfoConsumersReply, StreamPendingReply,
+    StreamReadOptions, StreamReadReply,
+};
+use redis::{Commands, Connection, RedisError, Script};
+use std::collections::HashMap;
 use std::time::Duration;
 
 const STREAM: &str = "{sohoa}:jobs";
@@ -101,13 +106,6 @@ end
 return 0
 "#;
 
-/// KEYS: parts; ARGV: range ttl
-const RANGE_DONE: &str = r#"
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-return redis.call('SCARD', KEYS[1])
-"#;
-
 /// KEYS: stream inflight stats recent files parts; ARGV: group id jobid pages now_ms rel filejson
 const COMPLETE: &str = r#"
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
@@ -159,8 +157,11 @@ return 0
 "#;
 
 pub struct RedisQueue {
-    ep: Endpoint,
-    conn: Option<Conn>,
+    client: redis::Client,
+    /// `None` after a connection broke (a reply may be half read): the next call reconnects.
+    conn: Option<Connection>,
+    /// The URL without credentials, for messages.
+    shown: String,
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {
@@ -174,336 +175,266 @@ fn now_ms() -> i64 {
 impl RedisQueue {
     /// Connect and make sure the stream and its consumer group exist.
     pub fn open(url: &str) -> QResult<RedisQueue> {
-        let ep = Endpoint::parse(url).map_err(QueueError::Url)?;
-        let mut q = RedisQueue { ep, conn: None };
-        match q.call(&["XGROUP", "CREATE", STREAM, GROUP, "0", "MKSTREAM"]) {
-            Ok(_) => {}
-            Err(QueueError::Server { message, .. }) if message.starts_with("BUSYGROUP") => {}
-            Err(e) => return Err(e),
-        }
-        Ok(q)
-    }
-
-    fn io(&self, e: std::io::Error) -> QueueError {
-        QueueError::Io {
-            url: self.ep.display(),
-            error: e,
+        let client =
+            redis::Client::open(url).map_err(|e| QueueError::Url(format!("{url}: {e}")))?;
+        let info = client.get_connection_info();
+        let shown = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
+        let mut q = RedisQueue {
+            client,
+            conn: None,
+            shown,
+        };
+        match q.run(|c| c.xgroup_create_mkstream::<_, _, _, ()>(STREAM, GROUP, "0")) {
+            Err(QueueError::Redis { error, .. }) if error.code() == Some("BUSYGROUP") => Ok(q),
+            r => r.map(|()| q),
         }
     }
 
-    fn data(&self, message: impl Into<String>) -> QueueError {
+    fn err(&self, error: RedisError) -> QueueError {
+        QueueError::Redis {
+            url: self.shown.clone(),
+            error,
+        }
+    }
+
+    fn data(&self, message: String) -> QueueError {
         QueueError::Data {
-            url: self.ep.display(),
-            message: message.into(),
+            url: self.shown.clone(),
+            message,
         }
     }
 
-    /// One command; reconnects when the last connection broke. An error reply is an `Err`.
-    fn call<S: AsRef<[u8]>>(&mut self, args: &[S]) -> QResult<Value> {
+    /// `f` on the connection, connecting first when there is none.
+    fn run<T>(&mut self, f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>) -> QResult<T> {
         if self.conn.is_none() {
-            let mut c = Conn::connect(&self.ep).map_err(|e| self.io(e))?;
-            c.set_read_timeout(Some(Duration::from_secs(60)))
-                .map_err(|e| self.io(e))?;
+            let timeout = Duration::from_secs(5);
+            let c = (self.client.get_connection_with_timeout(timeout))
+                // Longer than the longest blocking read (XREADGROUP … BLOCK, the poll interval).
+                .and_then(|c| {
+                    c.set_read_timeout(Some(Duration::from_secs(60)))
+                        .map(|()| c)
+                })
+                .map_err(|e| self.err(e))?;
             self.conn = Some(c);
         }
-        let conn = self.conn.as_mut().expect("connected");
-        match conn.cmd(args) {
-            Ok(Value::Error(message)) => Err(QueueError::Server {
-                url: self.ep.display(),
-                message,
-            }),
-            Ok(v) => Ok(v),
-            Err(e) => {
-                // The reply may be half read: start afresh next time.
+        f(self.conn.as_mut().expect("connected")).map_err(|e| {
+            if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
                 self.conn = None;
-                Err(self.io(e))
             }
-        }
+            self.err(e)
+        })
     }
 
-    fn eval(&mut self, script: &str, keys: &[&str], args: &[&str]) -> QResult<Value> {
-        let body = if script.contains("set_file(") {
-            format!("{SET_FILE}\n{script}")
-        } else {
-            script.to_string()
-        };
-        let nkeys = keys.len().to_string();
-        let mut a: Vec<&str> = vec!["EVAL", &body, &nkeys];
-        a.extend_from_slice(keys);
-        a.extend_from_slice(args);
-        self.call(&a)
+    /// A script, sent as `EVALSHA` and loaded when the server does not know it yet (first use,
+    /// or after a restart). `SET_FILE` is a local function, so it may precede every script.
+    fn eval<T: redis::FromRedisValue>(
+        &mut self,
+        body: &str,
+        keys: &[&str],
+        args: &[&str],
+    ) -> QResult<T> {
+        let script = Script::new(&format!("{SET_FILE}\n{body}"));
+        self.run(|c| {
+            let mut i = script.prepare_invoke();
+            for k in keys {
+                i.key(*k);
+            }
+            for a in args {
+                i.arg(*a);
+            }
+            i.invoke(c)
+        })
     }
 
-    /// `[id, [field, value, …]]` → the delivery's job.
-    fn parse_entry(&self, entry: Value, deliveries: u32) -> QResult<Option<Delivery>> {
-        let mut it = entry.into_array().into_iter();
-        let (Some(id), Some(fields)) = (it.next(), it.next()) else {
-            return Ok(None);
-        };
-        let handle = id
-            .into_string()
-            .ok_or_else(|| self.data("stream entry without an id"))?;
-        let fields = fields.into_array();
-        let mut job = None;
-        for kv in fields.chunks(2) {
-            if kv.len() == 2 && kv[0].as_str() == Some("job") {
-                job = kv[1].as_str().map(str::to_string);
-            }
-        }
-        let job = job.ok_or_else(|| self.data(format!("stream entry {handle} has no job")))?;
-        let job: Job = serde_json::from_str(&job)
-            .map_err(|e| self.data(format!("stream entry {handle}: bad job: {e}")))?;
-        Ok(Some(Delivery {
+    /// A stream entry (field `job`) as a delivery.
+    fn delivery(&self, entry: StreamId, deliveries: u32) -> QResult<Delivery> {
+        let id = entry.id.clone();
+        let job: String =
+            (entry.get("job")).ok_or_else(|| self.data(format!("entry {id} has no job")))?;
+        let job = serde_json::from_str(&job)
+            .map_err(|e| self.data(format!("stream entry {id}: bad job: {e}")))?;
+        Ok(Delivery {
             job,
-            handle,
+            handle: id,
             deliveries,
-        }))
+        })
     }
 
     /// Take over one entry that has been pending longer than `stale`.
     fn take_stale(&mut self, worker: &str, stale: Duration) -> QResult<Option<Delivery>> {
-        let idle = stale.as_millis().max(1).to_string();
+        let idle = stale.as_millis().max(1) as u64;
         let mut cursor = "0-0".to_string();
         // XAUTOCLAIM looks at a bounded slice of the pending list per call; walk all of it.
         for _ in 0..10_000 {
-            let r = self
-                .call(&[
-                    "XAUTOCLAIM",
-                    STREAM,
-                    GROUP,
-                    worker,
-                    &idle,
-                    &cursor,
-                    "COUNT",
-                    "1",
-                ])?
-                .into_array();
-            let mut it = r.into_iter();
-            let next = it.next().and_then(Value::into_string).unwrap_or_default();
-            let entries = it.next().map(Value::into_array).unwrap_or_default();
-            if let Some(entry) = entries.into_iter().find(|e| matches!(e, Value::Array(_))) {
+            let opts = StreamAutoClaimOptions::default().count(1);
+            let r: redis::streams::StreamAutoClaimReply =
+                self.run(|c| c.xautoclaim_options(STREAM, GROUP, worker, idle, &cursor, opts))?;
+            if let Some(entry) = r.claimed.into_iter().next() {
                 // How often it has been delivered, this time included.
-                let id = match &entry {
-                    Value::Array(v) => v.first().and_then(Value::as_str).unwrap_or("").to_string(),
-                    _ => String::new(),
-                };
-                let p = self.call(&["XPENDING", STREAM, GROUP, &id, &id, "1"])?;
-                let deliveries = p
-                    .into_array()
-                    .into_iter()
-                    .next()
-                    .map(Value::into_array)
-                    .and_then(|v| v.get(3).and_then(Value::as_int))
-                    .unwrap_or(2) as u32;
-                return self.parse_entry(entry, deliveries);
+                let id = entry.id.clone();
+                let p: redis::streams::StreamPendingCountReply =
+                    self.run(|c| c.xpending_count(STREAM, GROUP, &id, &id, 1))?;
+                let n = p.ids.first().map_or(2, |p| p.times_delivered as u32);
+                return self.delivery(entry, n).map(Some);
             }
-            if next.is_empty() || next == "0-0" {
+            if r.next_stream_id == "0-0" {
                 break;
             }
-            cursor = next;
+            cursor = r.next_stream_id;
         }
         Ok(None)
     }
 
-    fn hash(v: Value) -> Vec<(String, String)> {
-        let v = v.into_array();
-        v.chunks(2)
-            .filter_map(|kv| match kv {
-                [k, val] => Some((k.as_str()?.to_string(), val.as_str()?.to_string())),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Every field of a hash, a chunk at a time (HSCAN, so a million files do not block the
-    /// server).
-    fn scan_hash(&mut self, key: &str, limit: usize) -> QResult<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        let mut cursor = "0".to_string();
-        loop {
-            let r = self
-                .call(&["HSCAN", key, &cursor, "COUNT", "1000"])?
-                .into_array();
-            let mut it = r.into_iter();
-            cursor = it.next().and_then(Value::into_string).unwrap_or_default();
-            out.extend(Self::hash(it.next().unwrap_or(Value::Nil)));
-            if cursor == "0" || cursor.is_empty() || out.len() >= limit {
-                break;
-            }
-        }
-        out.truncate(limit);
-        Ok(out)
+    /// server), as parsed records.
+    fn scan_hash<T: serde::de::DeserializeOwned>(
+        &mut self,
+        key: &str,
+        limit: usize,
+    ) -> QResult<Vec<T>> {
+        let pairs: Vec<(String, String)> = self.run(|c| {
+            let mut cmd = redis::cmd("HSCAN");
+            cmd.arg(key).cursor_arg(0).arg("COUNT").arg(1000);
+            cmd.iter(c)?.take(limit).collect()
+        })?;
+        Ok(pairs
+            .into_iter()
+            .filter_map(|(_, j)| serde_json::from_str(&j).ok())
+            .collect())
     }
 }
 
 impl Queue for RedisQueue {
     fn url(&self) -> String {
-        self.ep.display()
+        self.shown.clone()
     }
 
     fn put_run(&mut self, run: &RunRecord) -> QResult<()> {
-        self.call(&["HSET", RUNS, &run.id, &json(run)])?;
-        Ok(())
+        self.run(|c| c.hset(RUNS, &run.id, json(run)))
     }
 
     fn submit(&mut self, run: &str, file: &FileRecord, jobs: &[Job]) -> QResult<usize> {
-        let fk = files_key(run);
         let mut args: Vec<String> = vec![file.rel.clone(), json(file)];
         for j in jobs {
-            args.push(j.id.clone());
-            args.push(json(j));
+            args.extend([j.id.clone(), json(j)]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = self.eval(SUBMIT, &[INFLIGHT, STREAM, &fk, DEAD, STATS, RECENT], &args)?;
-        Ok(r.as_int().unwrap_or(0) as usize)
+        let keys = [INFLIGHT, STREAM, &files_key(run), DEAD, STATS, RECENT];
+        self.eval(SUBMIT, &keys, &args)
     }
 
     fn next(&mut self, worker: &str, stale: Duration, wait: Duration) -> QResult<Option<Delivery>> {
-        let d = match self.take_stale(worker, stale)? {
-            Some(d) => Some(d),
-            None => {
-                let block = wait.as_millis().max(1).to_string();
-                let r = self.call(&[
-                    "XREADGROUP",
-                    "GROUP",
-                    GROUP,
-                    worker,
-                    "COUNT",
-                    "1",
-                    "BLOCK",
-                    &block,
-                    "STREAMS",
-                    STREAM,
-                    ">",
-                ])?;
-                // [[stream, [[id, fields]]]]
-                let entry = r
-                    .into_array()
-                    .into_iter()
-                    .next()
-                    .map(Value::into_array)
-                    .and_then(|s| s.into_iter().nth(1))
-                    .map(Value::into_array)
-                    .and_then(|es| es.into_iter().next());
-                match entry {
-                    Some(e) => self.parse_entry(e, 1)?,
-                    None => None,
-                }
-            }
-        };
+        let mut d = self.take_stale(worker, stale)?;
+        if d.is_none() {
+            let opts = StreamReadOptions::default()
+                .group(GROUP, worker)
+                .count(1)
+                .block(wait.as_millis().max(1) as usize);
+            let r: Option<StreamReadReply> =
+                self.run(|c| c.xread_options(&[STREAM], &[">"], &opts))?;
+            let entry = r.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next());
+            d = entry.map(|e| self.delivery(e, 1)).transpose()?;
+        }
         if d.is_some() {
-            self.call(&["HSETNX", STATS, "started_at", &now_ms().to_string()])?;
+            self.run(|c| c.hset_nx::<_, _, _, ()>(STATS, "started_at", now_ms()))?;
         }
         Ok(d)
     }
 
     fn keep_alive(&mut self, worker: &str, d: &Delivery) -> QResult<bool> {
-        let r = self.eval(KEEP_ALIVE, &[STREAM], &[GROUP, &d.handle, worker])?;
-        Ok(r.as_int() == Some(1))
+        let args = [GROUP, &d.handle, worker];
+        self.eval(KEEP_ALIVE, &[STREAM], &args)
     }
 
     fn range_done(&mut self, job: &Job) -> QResult<usize> {
         let [a, b] = job.range.unwrap_or([1, job.pages.max(1)]);
-        let r = self.eval(
-            RANGE_DONE,
-            &[&parts_key(job)],
-            &[&format!("{a}-{b}"), &PARTS_TTL_S.to_string()],
-        )?;
-        Ok(r.as_int().unwrap_or(0) as usize)
+        let key = parts_key(job);
+        let (n,): (usize,) = self.run(|c| {
+            (redis::pipe().atomic())
+                .sadd(&key, format!("{a}-{b}"))
+                .ignore()
+                .expire(&key, PARTS_TTL_S)
+                .ignore()
+                .scard(&key)
+                .query(c)
+        })?;
+        Ok(n)
     }
 
     fn complete(&mut self, d: &Delivery, pages: usize, file: Option<&FileRecord>) -> QResult<bool> {
-        let fk = files_key(&d.job.run);
-        let pk = parts_key(&d.job);
-        let fj = file.map(json).unwrap_or_default();
-        let r = self.eval(
+        let (fk, pk) = (files_key(&d.job.run), parts_key(&d.job));
+        let (pages, now, fj) = (pages.to_string(), now_ms().to_string(), file.map(json));
+        let args = [
+            GROUP,
+            &d.handle,
+            &d.job.id,
+            &pages,
+            &now,
+            &d.job.rel,
+            fj.as_deref().unwrap_or(""),
+        ];
+        self.eval(
             COMPLETE,
             &[STREAM, INFLIGHT, STATS, RECENT, &fk, &pk],
-            &[
-                GROUP,
-                &d.handle,
-                &d.job.id,
-                &pages.to_string(),
-                &now_ms().to_string(),
-                &d.job.rel,
-                &fj,
-            ],
-        )?;
-        Ok(r.as_int() == Some(1))
+            &args,
+        )
     }
 
     fn retry(&mut self, d: &Delivery) -> QResult<()> {
         let mut job = d.job.clone();
         job.attempt += d.deliveries;
-        self.eval(
-            RETRY,
-            &[STREAM, INFLIGHT],
-            &[GROUP, &d.handle, &d.job.id, &json(&job)],
-        )?;
-        Ok(())
+        let args = [GROUP, &d.handle, &d.job.id, &json(&job)];
+        self.eval(RETRY, &[STREAM, INFLIGHT], &args)
     }
 
     fn bury(&mut self, d: &Delivery, dead: &DeadLetter, file: Option<&FileRecord>) -> QResult<()> {
-        let fk = files_key(&d.job.run);
-        let fj = file.map(json).unwrap_or_default();
-        self.eval(
-            BURY,
-            &[STREAM, INFLIGHT, DEAD, &fk],
-            &[GROUP, &d.handle, &d.job.id, &json(dead), &d.job.rel, &fj],
-        )?;
-        Ok(())
+        let (fk, dj, fj) = (files_key(&d.job.run), json(dead), file.map(json));
+        let args = [
+            GROUP,
+            &d.handle,
+            &d.job.id,
+            &dj,
+            &d.job.rel,
+            fj.as_deref().unwrap_or(""),
+        ];
+        self.eval(BURY, &[STREAM, INFLIGHT, DEAD, &fk], &args)
     }
 
     fn settings(&mut self, mine: Option<&str>) -> QResult<Option<String>> {
         if let Some(m) = mine {
-            self.call(&["SET", SETTINGS, m, "NX"])?;
+            self.run(|c| c.set_nx::<_, _, ()>(SETTINGS, m))?;
         }
-        Ok(self.call(&["GET", SETTINGS])?.into_string())
+        self.run(|c| c.get(SETTINGS))
     }
 
     fn drop_files(&mut self, run: &str, rels: &[String]) -> QResult<()> {
         let fk = files_key(run);
         for chunk in rels.chunks(500) {
-            let mut a: Vec<&str> = vec!["HDEL", &fk];
-            a.extend(chunk.iter().map(String::as_str));
-            self.call(&a)?;
+            self.run(|c| c.hdel::<_, _, ()>(&fk, chunk))?;
         }
         Ok(())
     }
 
     fn counts(&mut self) -> QResult<Counts> {
-        let inflight = self
-            .call(&["SCARD", INFLIGHT])?
-            .as_int()
-            .unwrap_or(0)
-            .max(0) as u64;
-        let running = self
-            .call(&["XPENDING", STREAM, GROUP])?
-            .into_array()
-            .first()
-            .and_then(Value::as_int)
-            .unwrap_or(0)
-            .max(0) as u64;
-        let failed = self.call(&["HLEN", DEAD])?.as_int().unwrap_or(0).max(0) as u64;
-        let stats = Self::hash(self.call(&["HGETALL", STATS])?);
-        let get = |k: &str| {
-            stats
-                .iter()
-                .find(|(f, _)| f == k)
-                .and_then(|(_, v)| v.parse::<i64>().ok())
-        };
         let now = now_ms();
-        let recent: u64 = self
-            .call(&[
-                "ZRANGEBYSCORE",
-                RECENT,
-                &(now - WINDOW_MS).to_string(),
-                "+inf",
-            ])?
-            .into_array()
-            .iter()
-            .filter_map(|m| m.as_str()?.rsplit(':').next()?.parse::<u64>().ok())
-            .sum();
+        type Snapshot = (
+            u64,
+            StreamPendingReply,
+            u64,
+            HashMap<String, i64>,
+            Vec<String>,
+        );
+        let (inflight, pending, failed, stats, recent): Snapshot = self.run(|c| {
+            (redis::pipe().atomic())
+                .scard(INFLIGHT)
+                .xpending(STREAM, GROUP)
+                .hlen(DEAD)
+                .hgetall(STATS)
+                .zrangebyscore(RECENT, now - WINDOW_MS, "+inf")
+                .query(c)
+        })?;
+        let running = pending.count() as u64;
+        let get = |k: &str| stats.get(k).copied();
         Ok(Counts {
             queued: inflight.saturating_sub(running),
             running: running.min(inflight),
@@ -512,84 +443,73 @@ impl Queue for RedisQueue {
             pages: get("pages").unwrap_or(0).max(0) as u64,
             started_at: get("started_at").map(|ms| ms as f64 / 1e3),
             last_done_at: get("last_done_at").map(|ms| ms as f64 / 1e3),
-            recent_pages: recent,
+            // Members are `time:job:pages`.
+            recent_pages: (recent.iter())
+                .filter_map(|m| m.rsplit(':').next()?.parse::<u64>().ok())
+                .sum(),
             window_s: WINDOW_MS as f64 / 1e3,
         })
     }
 
     fn file(&mut self, run: &str, rel: &str) -> QResult<Option<FileRecord>> {
-        match self.call(&["HGET", &files_key(run), rel])? {
-            Value::Data(d) => Ok(serde_json::from_slice(&d).ok()),
-            _ => Ok(None),
-        }
+        let j: Option<String> = self.run(|c| c.hget(files_key(run), rel))?;
+        Ok(j.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     fn runs(&mut self) -> QResult<Vec<RunRecord>> {
-        let mut v: Vec<RunRecord> = Self::hash(self.call(&["HGETALL", RUNS])?)
-            .into_iter()
-            .filter_map(|(_, j)| serde_json::from_str(&j).ok())
+        let all: HashMap<String, String> = self.run(|c| c.hgetall(RUNS))?;
+        let mut v: Vec<RunRecord> = (all.values())
+            .filter_map(|j| serde_json::from_str(j).ok())
             .collect();
         v.sort_by(|a, b| a.submitted_at.total_cmp(&b.submitted_at));
         Ok(v)
     }
 
     fn files(&mut self, run: &str) -> QResult<Vec<FileRecord>> {
-        Ok(self
-            .scan_hash(&files_key(run), usize::MAX)?
-            .into_iter()
-            .filter_map(|(_, j)| serde_json::from_str(&j).ok())
-            .collect())
+        self.scan_hash(&files_key(run), usize::MAX)
     }
 
     fn dead_letters(&mut self, limit: usize) -> QResult<Vec<DeadLetter>> {
-        let mut v: Vec<DeadLetter> = self
-            .scan_hash(DEAD, limit)?
-            .into_iter()
-            .filter_map(|(_, j)| serde_json::from_str(&j).ok())
-            .collect();
-        v.sort_by(|a, b| {
-            a.job
-                .rel
-                .cmp(&b.job.rel)
-                .then(a.job.range.cmp(&b.job.range))
-        });
+        let mut v: Vec<DeadLetter> = self.scan_hash(DEAD, limit)?;
+        v.sort_by(|a, b| (&a.job.rel, a.job.range).cmp(&(&b.job.rel, b.job.range)));
         Ok(v)
     }
 
     fn workers(&mut self) -> QResult<Vec<WorkerInfo>> {
-        let r = self.call(&["XINFO", "CONSUMERS", STREAM, GROUP])?;
-        Ok(r.into_array()
-            .into_iter()
-            .map(|c| {
-                let c = c.into_array();
-                let mut w = WorkerInfo {
-                    name: String::new(),
-                    pending: 0,
-                    idle_s: 0.0,
-                };
-                for kv in c.chunks(2) {
-                    if let [k, v] = kv {
-                        match k.as_str() {
-                            Some("name") => w.name = v.as_str().unwrap_or("").to_string(),
-                            Some("pending") => w.pending = v.as_int().unwrap_or(0).max(0) as u64,
-                            Some("idle") => w.idle_s = v.as_int().unwrap_or(0) as f64 / 1e3,
-                            _ => {}
-                        }
-                    }
-                }
-                w
+        let r: StreamInfoConsumersReply = self.run(|c| c.xinfo_consumers(STREAM, GROUP))?;
+        Ok((r.consumers.into_iter())
+            .map(|c| WorkerInfo {
+                name: c.name,
+                pending: c.pending as u64,
+                idle_s: c.idle as f64 / 1e3,
             })
             .collect())
     }
 
     fn forget_idle_workers(&mut self, idle: Duration) -> QResult<usize> {
-        let mut n = 0;
-        for w in self.workers()? {
-            if w.pending == 0 && w.idle_s > idle.as_secs_f64() {
-                self.call(&["XGROUP", "DELCONSUMER", STREAM, GROUP, &w.name])?;
-                n += 1;
-            }
+        let gone: Vec<String> = (self.workers()?.into_iter())
+            .filter(|w| w.pending == 0 && w.idle_s > idle.as_secs_f64())
+            .map(|w| w.name)
+            .collect();
+        for w in &gone {
+            self.run(|c| c.xgroup_delconsumer::<_, _, _, ()>(STREAM, GROUP, w))?;
         }
-        Ok(n)
+        Ok(gone.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_name_the_server_without_its_password() {
+        // Nothing listens on port 1: the connection is refused at once.
+        let e = super::RedisQueue::open("redis://:s3cret@127.0.0.1:1/2")
+            .err()
+            .unwrap();
+        let m = e.to_string();
+        assert!(m.starts_with("queue redis://127.0.0.1:1/2: "), "{m}");
+        assert!(!m.contains("s3cret"), "{m}");
+        assert!(super::RedisQueue::open("nats://x").is_err());
+        assert!(super::RedisQueue::open("redis://h:notaport").is_err());
     }
 }

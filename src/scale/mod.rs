@@ -14,7 +14,8 @@
 //! - [`status`] reads the counters and, once nothing is queued or running, writes each run's
 //!   `OUT/report.json` in the format of [`batch::Report`].
 //!
-//! Storage goes through [`storage::Storage`] (a shared path now). See docs/scale-out.md.
+//! Storage goes through [`storage::Storage`]: a path every worker mounts, or an `s3://` prefix in
+//! S3-compatible object storage. See docs/scale-out.md.
 
 pub mod pages;
 pub mod storage;
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use storage::{FsStorage, Storage};
+use storage::Storage;
 
 /// Where partial documents of split files wait for their merge, inside OUT.
 pub const PARTS_DIR: &str = ".sohoa/parts";
@@ -162,30 +163,48 @@ pub fn split(pages: usize, per_job: usize) -> Vec<Option<[usize; 2]>> {
         .collect()
 }
 
+fn is_url(p: &Path) -> bool {
+    p.to_string_lossy().contains("://")
+}
+
+/// IN's and OUT's storages, and OUT relative to IN when it is inside (left out of the walk).
+type Roots = (Box<dyn Storage>, Box<dyn Storage>, Vec<String>);
+
+/// The roots of a submit. Paths are made absolute (OUT created): jobs must mean the same on
+/// every machine.
+fn submit_roots(input: &Path, output: Option<&Path>) -> anyhow::Result<Roots> {
+    let url = |p: &Path| p.to_string_lossy().trim_end_matches('/').to_string();
+    let input = if is_url(input) {
+        url(input)
+    } else {
+        let abs =
+            (input.canonicalize()).with_context(|| format!("{}: cannot read", input.display()))?;
+        if !abs.is_dir() {
+            anyhow::bail!("{}: not a directory", input.display());
+        }
+        abs.display().to_string()
+    };
+    let output = match output {
+        Some(o) if is_url(o) => url(o),
+        Some(o) => o.to_path_buf().display().to_string(),
+        // `<IN>-ocr` beside IN.
+        None => format!("{}-ocr", input.trim_end_matches('/')),
+    };
+    let output = if is_url(Path::new(&output)) {
+        output
+    } else {
+        std::fs::create_dir_all(&output).with_context(|| format!("{output}: cannot create"))?;
+        Path::new(&output).canonicalize()?.display().to_string()
+    };
+    let exclude = (output.strip_prefix(&format!("{input}/")))
+        .map(|r| vec![r.to_string()])
+        .unwrap_or_default();
+    Ok((storage::open(&input)?, storage::open(&output)?, exclude))
+}
+
 /// Enqueue a tree. See the module documentation.
 pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitSummary> {
-    let input = opts
-        .input
-        .canonicalize()
-        .with_context(|| format!("{}: cannot read", opts.input.display()))?;
-    if !input.is_dir() {
-        anyhow::bail!("{}: not a directory", opts.input.display());
-    }
-    let output = match &opts.output {
-        Some(o) => o.clone(),
-        None => {
-            let name = input
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "scans".into());
-            input.with_file_name(format!("{name}-ocr"))
-        }
-    };
-    std::fs::create_dir_all(&output)
-        .with_context(|| format!("{}: cannot create", output.display()))?;
-    let output = output.canonicalize()?;
-    let in_store = FsStorage::new(&input);
-    let out_store = FsStorage::new(&output);
+    let (in_store, out_store, exclude) = submit_roots(&opts.input, opts.output.as_deref())?;
     let formats = order_formats(&opts.formats);
     let run = run_id(&out_store.root());
     let submitted_at = queue::now();
@@ -204,12 +223,11 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
         ..Default::default()
     };
 
-    let exclude: Vec<String> = output
-        .strip_prefix(&input)
-        .ok()
-        .map(|r| vec![batch::rel_string(r)])
-        .unwrap_or_default();
     let (files, dir_errors) = in_store.walk(&exclude);
+    // IN itself unreadable (a bucket without access, say): nothing to record, say so.
+    if let Some((_, e)) = dir_errors.iter().find(|(rel, _)| rel.is_empty()) {
+        anyhow::bail!("{}: cannot list: {e}", in_store.root());
+    }
     sum.files = files.len();
     let supported: Vec<String> = files
         .iter()
@@ -232,7 +250,7 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
     let mut current: HashSet<String> = HashSet::new();
     for (rel, e) in &dir_errors {
         let err = Error::Read {
-            path: in_store.path(rel),
+            path: PathBuf::from(in_store.display(rel)),
             source: std::io::Error::new(e.kind(), e.to_string()),
         };
         let mut r = record(rel, FileState::Failed);
@@ -267,8 +285,16 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
         supported
             .par_iter()
             .map(|rel| {
-                let path = in_store.path(rel);
-                let (sha, head, _) = match input::hash_with_head(&path) {
+                // The input itself on a shared path; a downloaded copy from object storage.
+                let local = match in_store.local(rel) {
+                    Ok(l) => l,
+                    Err(source) => {
+                        let path = PathBuf::from(in_store.display(rel));
+                        return Plan::Unreadable(Error::Read { path, source });
+                    }
+                };
+                let path = &local.path;
+                let (sha, head, _) = match input::hash_with_head(path) {
                     Ok(x) => x,
                     Err(e) => return Plan::Unreadable(e),
                 };
@@ -294,7 +320,7 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                 // What the bytes say decides; a file that does not open as a PDF gets one job,
                 // and the worker reports why it fails.
                 let pages = match input::sniff(&head).ok() {
-                    Some(Kind::Pdf) => match pages::pdf_page_count(&path, &raster) {
+                    Some(Kind::Pdf) => match pages::pdf_page_count(path, &raster) {
                         Ok(n) => n,
                         Err(e @ Error::Missing { .. }) => {
                             if !warned.swap(true, Ordering::SeqCst) {
@@ -568,8 +594,8 @@ fn ok_record(
 /// Do one job: OCR, write, and for the last range of a split file, merge.
 fn run_job(pipeline: &Pipeline, q: &mut dyn Queue, job: &Job) -> Result<Finished, Failure> {
     let started = queue::now();
-    let ins = storage::open(Path::new(&job.input_root))?;
-    let outs = storage::open(Path::new(&job.output_root))?;
+    let ins = storage::open(&job.input_root)?;
+    let outs = storage::open(&job.output_root)?;
     let local = ins.local(&job.rel).map_err(|e| Error::Read {
         path: PathBuf::from(ins.display(&job.rel)),
         source: e,
@@ -820,7 +846,7 @@ fn handle(
         Ok(fin) => match with_retries(5, || q.complete(d, fin.pages, fin.file.as_ref())) {
             Ok(_) => {
                 if let Some(dir) = &fin.cleanup {
-                    if let Ok(outs) = storage::open(Path::new(&job.output_root)) {
+                    if let Ok(outs) = storage::open(&job.output_root) {
                         let _ = outs.remove_all(dir);
                     }
                 }
@@ -1193,19 +1219,20 @@ pub fn write_reports(q: &mut dyn Queue, counts: &Counts) -> anyhow::Result<Vec<S
         .unwrap_or_else(default_settings);
     let mut written = Vec::new();
     for run in q.runs()? {
-        let out = Path::new(&run.output);
-        if !out.is_dir() {
-            log::warn!(
-                "{}: not reachable from here; its report.json is not written",
-                run.output
-            );
-            continue;
-        }
+        let store = match storage::open(&run.output) {
+            Ok(s) if is_url(Path::new(&run.output)) || Path::new(&run.output).is_dir() => s,
+            _ => {
+                log::warn!(
+                    "{}: not reachable from here; its report.json is not written",
+                    run.output
+                );
+                continue;
+            }
+        };
         let files = q.files(&run.id)?;
         let report = build_report(&run, files, settings.clone(), counts);
         let mut bytes = serde_json::to_vec_pretty(&report)?;
         bytes.push(b'\n');
-        let store = FsStorage::new(out);
         store.put(batch::REPORT, &bytes)?;
         written.push(store.display(batch::REPORT));
     }
