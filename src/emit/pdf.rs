@@ -106,6 +106,7 @@ fn chars_of(doc: &Document) -> Vec<char> {
         .flat_map(|l| l.words.iter())
         .flat_map(|w| layer_text(&w.text).chars().collect::<Vec<_>>())
         .collect();
+    v.push(' ');
     v.sort_unstable();
     v.dedup();
     v
@@ -218,7 +219,7 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
         let baseline =
             l.bbox[3] as f32 + lh * glyphless::DESCENT as f32 / glyphless::UNITS_PER_EM as f32;
         let mut prev_x0: Option<f32> = None;
-        for w in &l.words {
+        for (i, w) in l.words.iter().enumerate() {
             let codes: Vec<u16> = layer_text(&w.text)
                 .chars()
                 .filter_map(|c| font.gid.get(&c).copied())
@@ -226,6 +227,7 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
             if codes.is_empty() || w.bbox[2] <= w.bbox[0] {
                 continue;
             }
+            let glyphs = codes.len();
             let (x0, x1) = (w.bbox[0] as f32, w.bbox[2] as f32);
             let o = t.apply(x0, baseline);
             let ux = t.apply(x0 + 1.0, baseline);
@@ -236,10 +238,19 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
                 continue;
             }
             let size = lh * vl; // font size in user units
-            let natural = codes.len() as f32 * glyphless::ADVANCE as f32
-                / glyphless::UNITS_PER_EM as f32
-                * size;
-            let stretch = (x1 - x0) * ul / natural.max(1e-3);
+            let natural =
+                glyphs as f32 * glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32 * size;
+            // poppler splits words by geometry alone (it drops space characters), and its raw
+            // text puts a space only where the next word starts more than 0.15 of the font size
+            // past the last one: a word closer than that to the next is drawn a little narrower,
+            // leaving a quarter of the size between them.
+            let next = l.words.get(i + 1);
+            let mut width = x1 - x0;
+            if let Some(n) = next {
+                let room = n.bbox[0] as f32 - x0 - 0.25 * size / ul;
+                width = width.min(room.max(0.05 * width));
+            }
+            let stretch = width * ul / natural.max(1e-3);
             match prev_x0 {
                 None => s.push_str(&format!(
                     "{} {} {} {} {} {} Tm ",
@@ -256,6 +267,15 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
             prev_x0 = Some(x0);
             let hex: String = codes.iter().map(|c| format!("{c:04X}")).collect();
             s.push_str(&format!("{} Tz <{hex}> Tj\n", num_p(stretch * 100.0, 1)));
+            // A space after each word but the line's last, squeezed into the gap to the next
+            // word: extraction then splits words by the text itself, not by guessing from gaps
+            // (two boxes that touch, or a space that ran into the next word, would merge them).
+            if let (Some(next), Some(&sp)) = (next, font.gid.get(&' ')) {
+                let gap = (next.bbox[0] as f32 - x0 - width).max(0.0) * ul;
+                let half_em = glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32 * size;
+                let tz = (gap / half_em * 100.0).max(0.1);
+                s.push_str(&format!("{} Tz <{sp:04X}> Tj\n", num_p(tz, 1)));
+            }
         }
     }
     s.push_str("ET\n");
@@ -574,6 +594,51 @@ fn tidy(out: &mut lopdf::Document) {
     }
 }
 
+/// Drops link targets that point outside the document: PDFium copies a page's links, but their
+/// destinations still name pages of the source, which readers report as broken.
+fn drop_dangling_links(out: &mut lopdf::Document) {
+    let pages: std::collections::HashSet<ObjectId> = out.get_pages().into_values().collect();
+    // Named destinations are dangling too: the source's name tree is not copied.
+    let dangling = |d: &Object| match d {
+        Object::Array(a) => match a.first() {
+            Some(Object::Reference(id)) => !pages.contains(id),
+            Some(Object::Integer(_)) => false,
+            _ => true,
+        },
+        _ => true,
+    };
+    let mut fixes: Vec<(ObjectId, bool, bool)> = Vec::new();
+    for (&id, obj) in &out.objects {
+        let Object::Dictionary(d) = obj else { continue };
+        if d.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Link") {
+            continue;
+        }
+        let dest = d.get(b"Dest").is_ok_and(dangling);
+        let action = d
+            .get(b"A")
+            .ok()
+            .and_then(|a| out.dereference(a).ok())
+            .and_then(|(_, a)| a.as_dict().ok())
+            .is_some_and(|a| {
+                a.get(b"S").and_then(Object::as_name).ok() == Some(b"GoTo")
+                    && a.get(b"D").map_or(true, dangling)
+            });
+        if dest || action {
+            fixes.push((id, dest, action));
+        }
+    }
+    for (id, dest, action) in fixes {
+        if let Ok(d) = out.get_dictionary_mut(id) {
+            if dest {
+                d.remove(b"Dest");
+            }
+            if action {
+                d.remove(b"A");
+            }
+        }
+    }
+}
+
 /// Stores identical streams once. PDFium copies a page's resources with the page, so an image
 /// that several source pages share would be stored once per page (4.4 times the source's size
 /// for a 4-page scan with one image); the bytes are the same, so one copy serves them all.
@@ -664,6 +729,7 @@ fn build(doc: &Document, with_images: bool, opts: &PdfOptions) -> Result<Vec<u8>
         }
     };
     tidy(&mut out);
+    drop_dangling_links(&mut out);
     let meta = pdfa::Metadata::of(doc);
     let mut id = [0u8; 16];
     let h = Sha256::digest(format!(
