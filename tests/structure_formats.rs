@@ -905,6 +905,9 @@ fn searchable_pdf_of_a_whole_scan() {
     );
     assert!(recall >= 0.95);
     assert_eq!(text.matches('\u{c}').count(), 5);
+    assert_archive_pdf("000-light", &pdf, &doc);
+    let ratio = pdf.len() as f64 / std::fs::metadata(&src).unwrap().len() as f64;
+    assert!(ratio <= 1.1, "000-light: {ratio:.3} x the source");
 }
 
 #[test]

@@ -436,7 +436,10 @@ fn file_images(path: &Path, kind: Kind, pages: &[&Page]) -> Result<Vec<Image>> {
 
 /// The source PDF's pages, copied by PDFium, and for each page that gets a text layer the map
 /// from its displayed pixels (as PDFium rendered it for OCR) to user space.
-fn copied_pages(path: &Path, pages: &[&Page]) -> Result<(Vec<u8>, Vec<Option<[f32; 6]>>)> {
+/// Displayed source pixels → user space, [a b c d e f] as in a PDF matrix.
+type PixelMap = [f32; 6];
+
+fn copied_pages(path: &Path, pages: &[&Page]) -> Result<(Vec<u8>, Vec<Option<PixelMap>>)> {
     let pdfium = raster::pdfium(None)?;
     let mut out = pdfium.create_new_pdf().map_err(perr("document"))?;
     let src = pdfium
@@ -515,7 +518,7 @@ fn overlay(
     page_id: ObjectId,
     font: &TextFont,
     p: &Page,
-    m: [f32; 6],
+    m: PixelMap,
 ) -> Result<()> {
     let (w0, h0) = source_size(p);
     let t = Affine {
