@@ -137,6 +137,9 @@ struct ScanArgs {
     /// Write here (atomically) instead of stdout; with several inputs, a directory.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Write the searchable PDF as plain PDF instead of PDF/A-2b.
+    #[arg(long)]
+    pdf_plain: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -297,6 +300,7 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
     let mut write_error: Option<anyhow::Error> = None;
     let stdout = std::io::stdout();
     let files = a.files.clone();
+    let pdf_opts = emit::PdfOptions { pdfa: !a.pdf_plain };
     let mut on_done = |i: usize, r: sohoa::Result<sohoa::Document>| {
         let path = &files[i];
         match r {
@@ -307,7 +311,7 @@ fn scan(a: ScanArgs) -> anyhow::Result<i32> {
                         v.push(b'\n');
                         Ok(v)
                     } else {
-                        emit::try_render(doc, format)
+                        emit::try_render_with(doc, format, &pdf_opts)
                     }
                 };
                 let t = std::time::Instant::now();

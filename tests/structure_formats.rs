@@ -671,6 +671,51 @@ fn pdftotext(pdf: &[u8]) -> String {
     })
 }
 
+/// What every searchable PDF must be (issue 19): a PDF/A-2b that sohoa's structural check
+/// passes, clean for `qpdf --check`, silent in poppler's tools, and giving back sohoa's words
+/// exactly (NFC, in sohoa's line order: `pdftotext -raw`) on every OCR'd page.
+fn assert_archive_pdf(name: &str, pdf: &[u8], doc: &Document) {
+    let report = emit::pdfa::check_bytes(pdf);
+    assert!(report.problems.is_empty(), "{name}: {:?}", report.problems);
+    with_tmp("out.pdf", pdf, |p| {
+        if tool("qpdf") {
+            let q = Command::new("qpdf").arg("--check").arg(p).output().unwrap();
+            assert!(
+                q.status.success(),
+                "{name}: qpdf --check: {}{}",
+                String::from_utf8_lossy(&q.stdout),
+                String::from_utf8_lossy(&q.stderr)
+            );
+        }
+        let fonts = Command::new("pdffonts").arg(p).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&fonts.stderr),
+            "",
+            "{name}: pdffonts"
+        );
+        let t = Command::new("pdftotext")
+            .args(["-raw", "-enc", "UTF-8"])
+            .arg(p)
+            .arg("-")
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&t.stderr), "", "{name}: pdftotext");
+        let text = String::from_utf8(t.stdout).unwrap();
+        let pages: Vec<&str> = text.split('\u{c}').collect();
+        for page in doc.pages.iter().filter(|p| p.source == "ocr") {
+            let got = words(pages[page.index - 1]);
+            let want = words(&sohoa::text::nfc(&page.text()));
+            if page.rotation.rem_euclid(180) == 90 {
+                // poppler runs the words of a page turned a quarter together (docs/pdfa.md):
+                // the characters are all there, in order.
+                assert_eq!(got.concat(), want.concat(), "{name} p{}", page.index);
+            } else {
+                assert_eq!(got, want, "{name} p{}: pdftotext -raw", page.index);
+            }
+        }
+    });
+}
+
 fn pdfium_available() -> bool {
     let ok = sohoa::raster::pdfium(None).is_ok();
     if !ok {
@@ -694,6 +739,7 @@ fn searchable_pdf_gives_back_sohoa_text() {
         doc.source.path = data(source).display().to_string();
         let pdf = emit::try_render(&doc, Format::Pdf).unwrap();
         assert!(pdf.starts_with(b"%PDF-"));
+        assert_archive_pdf(source, &pdf, &doc);
         let text = pdftotext(&pdf);
         let recall = word_recall(&words(&text), &words(&doc.text()));
         eprintln!("{source}: {} bytes, word recall {recall:.3}", pdf.len());
@@ -751,6 +797,89 @@ fn pdf_without_its_source_has_the_text_on_blank_pages() {
     assert!(emit::try_render(&doc, Format::Pdf).is_err());
     let pdf = emit::render(&doc, Format::Pdf);
     assert!(word_recall(&words(&pdftotext(&pdf)), &words(&doc.text())) >= 0.95);
+    assert_archive_pdf("text only", &pdf, &doc);
+}
+
+#[test]
+fn pdf_plain_makes_no_pdfa_claim() {
+    if !pdfium_available() {
+        return;
+    }
+    let mut doc = sample("sample-png.json");
+    doc.source.path = data("sample.png").display().to_string();
+    let plain =
+        emit::try_render_with(&doc, Format::Pdf, &emit::PdfOptions { pdfa: false }).unwrap();
+    let report = emit::pdfa::check_bytes(&plain);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("does not identify PDF/A-2b")),
+        "{:?}",
+        report.problems
+    );
+    assert!(!String::from_utf8_lossy(&plain).contains("pdfaid"));
+}
+
+/// The page images as poppler decodes them out of `pdf` (`pdfimages -png`), as grey pixels.
+fn embedded_images(pdf: &[u8]) -> Vec<image::GrayImage> {
+    with_tmp("out.pdf", pdf, |p| {
+        let dir = p.parent().unwrap();
+        let o = Command::new("pdfimages")
+            .arg("-png")
+            .arg(p)
+            .arg(dir.join("img"))
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("img-"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| image::open(f).unwrap().to_luma8())
+            .collect()
+    })
+}
+
+#[test]
+fn page_images_keep_every_pixel_of_the_source() {
+    // Digits in a document number must not change: PNG and fax TIFF pages decode to exactly the
+    // source's pixels (JPEG and PDF page images are copied byte for byte).
+    if !pdfium_available() || !tool("pdfimages") {
+        return;
+    }
+    let mut doc = sample("sample-png.json");
+    doc.source.path = data("sample.png").display().to_string();
+    let pdf = emit::try_render(&doc, Format::Pdf).unwrap();
+    let want = image::open(data("sample.png")).unwrap().to_luma8();
+    assert!(embedded_images(&pdf) == vec![want], "sample.png");
+
+    let mut doc = sample("samples-plan-fax-2pages.json");
+    doc.source.path = samples_dir()
+        .join("plan-fax-2pages.tif")
+        .display()
+        .to_string();
+    let pdf = emit::try_render(&doc, Format::Pdf).unwrap();
+    let got = embedded_images(&pdf);
+    let mut want = Vec::new();
+    sohoa::raster::for_each_page(
+        &samples_dir().join("plan-fax-2pages.tif"),
+        sohoa::input::Kind::Tiff,
+        &Default::default(),
+        &mut |_| {},
+        &mut |img| {
+            want.push(image::GrayImage::from_raw(img.width, img.height, img.gray).unwrap());
+            true
+        },
+    )
+    .unwrap();
+    assert_eq!(got.len(), 2);
+    assert!(got == want, "plan-fax-2pages.tif: the pages differ");
 }
 
 #[test]
@@ -776,6 +905,9 @@ fn searchable_pdf_of_a_whole_scan() {
     );
     assert!(recall >= 0.95);
     assert_eq!(text.matches('\u{c}').count(), 5);
+    assert_archive_pdf("000-light", &pdf, &doc);
+    let ratio = pdf.len() as f64 / std::fs::metadata(&src).unwrap().len() as f64;
+    assert!(ratio <= 1.1, "000-light: {ratio:.3} x the source");
 }
 
 #[test]
@@ -1315,11 +1447,18 @@ fn searchable_pdfs_of_samples() {
         });
         let text = pdftotext(&pdf);
         let recall = word_recall(&words(&text), &words(&doc.text()));
+        let source_len = std::fs::metadata(samples_dir().join(file)).unwrap().len();
+        let ratio = pdf.len() as f64 / source_len as f64;
         eprintln!(
-            "{file}: {} bytes (source {}), word recall {recall:.3}",
+            "{file}: {} bytes (source {source_len}, {ratio:.3}x), word recall {recall:.3}",
             pdf.len(),
-            std::fs::metadata(samples_dir().join(file)).unwrap().len()
         );
+        assert_archive_pdf(file, &pdf, &doc);
+        // Lossless and small. The 36 kB fax TIFF is the exception: its page images are as large
+        // as the source's, and the output intent, the XMP, the font and the text layer of two
+        // pages (~8 kB) are a fixed cost on so small a file (docs/pdfa.md).
+        let budget = if file.ends_with(".tif") { 1.2 } else { 1.1 };
+        assert!(ratio <= budget, "{file}: {ratio:.3} x the source");
         assert!(recall >= 0.95, "{file}: pdftotext gave\n{text}");
         assert_eq!(
             text.matches('\u{c}').count(),

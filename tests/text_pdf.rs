@@ -265,3 +265,66 @@ fn searchable_pdf_output_leaves_born_digital_pages_untouched() {
         assert_eq!(page_text(pa), page_text(pb));
     }
 }
+
+/// `pdftotext -raw` of a PDF file (UTF-8), with poppler's complaints.
+fn pdftotext_raw(p: &std::path::Path) -> (String, String) {
+    let o = std::process::Command::new("pdftotext")
+        .args(["-raw", "-enc", "UTF-8"])
+        .arg(p)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    (
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn born_digital_pages_are_copied_into_a_pdfa_with_the_documents_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.pdf");
+    let src = fixture("born-digital.pdf");
+    let o = sohoa(&["scan", &src, "-o", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    let report = sohoa::emit::pdfa::check_bytes(&bytes);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // Copied, not rasterised: the source's fonts draw the text, and no OCR layer is added.
+    let fonts = std::process::Command::new("pdffonts")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.contains("DejaVuSerifBook"), "{fonts}");
+    assert!(!fonts.contains("GlyphLessSohoa"), "{fonts}");
+    let (text, errors) = pdftotext_raw(&out);
+    assert_eq!(errors, "");
+    assert_eq!(text, pdftotext_raw(std::path::Path::new(&src)).0);
+
+    // What an archive indexes without opening the JSON.
+    let doc = lopdf::Document::load_mem(&bytes).unwrap();
+    let xmp = match doc
+        .catalog()
+        .unwrap()
+        .get(b"Metadata")
+        .and_then(|m| doc.dereference(m))
+        .unwrap()
+        .1
+    {
+        lopdf::Object::Stream(s) => String::from_utf8(s.content.clone()).unwrap(),
+        o => panic!("metadata is {o:?}"),
+    };
+    for want in [
+        "<dc:identifier>152-KH/HU</dc:identifier>",
+        "<dc:date><rdf:Seq><rdf:li>2023-09-15</rdf:li></rdf:Seq></dc:date>",
+        "<rdf:li>ĐẢNG BỘ TỈNH LÂM ĐỒNG / HUYỆN UỶ ĐỨC TRỌNG</rdf:li>",
+        "<sohoa:type>KẾ HOẠCH</sohoa:type>",
+        "<sohoa:signer>Lê Hồng Khánh</sohoa:signer>",
+        "<sohoa:place>Đức Trọng</sohoa:place>",
+        "<rdf:li xml:lang=\"x-default\">Kế hoạch ",
+    ] {
+        assert!(xmp.contains(want), "{want} not in\n{xmp}");
+    }
+}

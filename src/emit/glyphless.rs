@@ -1,5 +1,5 @@
 //! A glyphless TrueType font for invisible text layers: one empty glyph, half an em wide, for
-//! each character a document uses, so that PDFium can write the text as a Type 0 font whose
+//! each character a document uses, so that the PDF can carry the text in a Type 0 font whose
 //! ToUnicode map gives every character back (text extraction, search, copy and paste) while
 //! nothing is drawn. Built per document, so it holds only the characters used (a few kB).
 
@@ -38,9 +38,9 @@ fn checksum(data: &[u8]) -> u32 {
     })
 }
 
-/// The font for `chars` (BMP characters other than controls; others are dropped). Glyph 0 is
-/// .notdef; the characters get glyphs 1.. in code point order.
-pub fn font(chars: &[char]) -> Vec<u8> {
+/// The characters [`font`] gives glyphs to, in glyph order: glyph `i + 1` is `code_points[i]`
+/// (BMP characters other than controls; others are dropped).
+pub fn code_points(chars: &[char]) -> Vec<u16> {
     let mut cps: Vec<u16> = chars
         .iter()
         .filter_map(|&c| u16::try_from(c as u32).ok())
@@ -51,6 +51,13 @@ pub fn font(chars: &[char]) -> Vec<u8> {
     if cps.is_empty() {
         cps.push(b' ' as u16);
     }
+    cps
+}
+
+/// The font for `chars`. Glyph 0 is .notdef; the characters get glyphs 1.. in code point order
+/// ([`code_points`]).
+pub fn font(chars: &[char]) -> Vec<u8> {
+    let cps = code_points(chars);
     let num_glyphs = (cps.len() + 1) as u16;
 
     let head = {

@@ -1,12 +1,17 @@
 //! Emit: the output formats, and atomic writes (a reader never sees half a file).
 //!
 //! Text and JSON are sohoa's own; hOCR ([`hocr`]), ALTO v4 ([`alto`]) and the searchable PDF
-//! ([`pdf`]) are the archive formats, all carrying the restored text with the word boxes.
+//! ([`pdf`], PDF/A-2b by default: [`pdfa`]) are the archive formats, all carrying the restored
+//! text with the word boxes.
 
 pub mod alto;
 mod glyphless;
 pub mod hocr;
+mod images;
 pub mod pdf;
+pub mod pdfa;
+
+pub use pdf::PdfOptions;
 
 use crate::doc::Document;
 use crate::error::{Error, Result};
@@ -26,7 +31,7 @@ pub enum Format {
     Hocr,
     /// ALTO v4 XML (schema 4.2): pages, blocks, lines and words with boxes and confidences.
     Alto,
-    /// Searchable PDF: the original page images under an invisible text layer.
+    /// Searchable PDF/A-2b: the original page images under an invisible text layer.
     Pdf,
 }
 
@@ -80,7 +85,12 @@ impl Format {
 /// PDFium missing) is logged and falls back to a PDF of the text layer alone, on blank pages;
 /// [`try_render`] reports the error instead.
 pub fn render(doc: &Document, format: Format) -> Vec<u8> {
-    match try_render(doc, format) {
+    render_with(doc, format, &PdfOptions::default())
+}
+
+/// [`render`], with the PDF written as `pdf` says.
+pub fn render_with(doc: &Document, format: Format, pdf: &PdfOptions) -> Vec<u8> {
+    match try_render_with(doc, format, pdf) {
         Ok(v) => v,
         Err(e) => {
             log::error!(
@@ -97,6 +107,11 @@ pub fn render(doc: &Document, format: Format) -> Vec<u8> {
 
 /// The document in `format`; only the PDF can fail (it reopens the source for the page images).
 pub fn try_render(doc: &Document, format: Format) -> Result<Vec<u8>> {
+    try_render_with(doc, format, &PdfOptions::default())
+}
+
+/// [`try_render`], with the PDF written as `pdf` says.
+pub fn try_render_with(doc: &Document, format: Format, pdf: &PdfOptions) -> Result<Vec<u8>> {
     Ok(match format {
         Format::Text => doc.text().into_bytes(),
         Format::Json => {
@@ -106,7 +121,7 @@ pub fn try_render(doc: &Document, format: Format) -> Result<Vec<u8>> {
         }
         Format::Hocr => hocr::render(doc).into_bytes(),
         Format::Alto => alto::render(doc).into_bytes(),
-        Format::Pdf => pdf::render(doc)?,
+        Format::Pdf => pdf::render_with(doc, pdf)?,
     })
 }
 

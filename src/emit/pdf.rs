@@ -1,24 +1,58 @@
-//! Searchable PDF: the source's pages under an invisible text layer of the restored text, one
-//! text object per word, stretched over the word's box (as OCRmyPDF and Tesseract do).
+//! Searchable PDF, PDF/A-2b by default: the source's pages under an invisible text layer of the
+//! restored text, one text object per word, stretched over the word's box (as OCRmyPDF and
+//! Tesseract do).
 //!
-//! The pipeline keeps no page images, so the source is opened again: PDF pages are copied as
-//! they are (their images untouched), JPEG files are embedded as they are (no re-encoding), PNG
-//! and TIFF pages are decoded and stored losslessly. A page the pipeline turned upright
-//! (`Page::rotation`) keeps its pixels and gets a /Rotate so that it displays upright, with
-//! the text laid along the turned lines. The font is a glyphless TrueType font built for the
-//! characters of the document ([`super::glyphless`]), so the layer carries any Vietnamese text
-//! in a few kB. Pages whose text was taken from the source PDF (`Page::source` "text" or
-//! "layer") are copied as they are.
+//! The pipeline keeps no page images, so the source is opened again. PDF pages are copied as
+//! they are by PDFium (their images, fonts and drawing untouched); image files become pages whose
+//! image XObject carries the file's own compressed data ([`super::images`]: JPEG, PNG's zlib
+//! stream, TIFF's fax code), so nothing is re-encoded and no digit can change. Pages whose text
+//! was taken from the source PDF (`Page::source` "text" or "layer", born-digital) are copied
+//! with no second layer. A page the pipeline turned upright (`Page::rotation`) keeps its pixels
+//! and gets a /Rotate so that it displays upright, with the text laid along the turned lines.
+//!
+//! sohoa writes the text layer itself (lopdf objects) rather than through PDFium's text objects:
+//! that way it controls the font dictionaries PDF/A asks for (embedded glyphless TrueType,
+//! Identity CIDToGIDMap, a ToUnicode map of NFC text), and each page names only fonts it has.
+//! [`super::pdfa`] then adds the metadata, the sRGB output intent and the claim, once its check
+//! finds nothing a copied page brought that PDF/A forbids.
 
 use super::glyphless;
+use super::images::{self, Image};
+use super::pdfa;
 use crate::doc::{Document, Page};
 use crate::error::{Error, Result};
 use crate::input::{self, Kind};
 use crate::raster::{self, RasterOptions};
+use lopdf::{dictionary, Dictionary, Object, ObjectId, Stream};
 use pdfium_render::prelude::*;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
+
+/// How the PDF is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PdfOptions {
+    /// Claim PDF/A-2b (when the check finds nothing against it); false writes plain PDF.
+    pub pdfa: bool,
+}
+
+impl Default for PdfOptions {
+    fn default() -> Self {
+        PdfOptions { pdfa: true }
+    }
+}
+
+/// The name of sohoa's text font in every page's resources: long and odd enough not to clash
+/// with a name a copied page already uses.
+const FONT: &str = "SohoaOCRText";
+const IMAGE: &str = "SohoaPage";
 
 fn perr(what: &str) -> impl Fn(PdfiumError) -> Error + '_ {
+    move |e| Error::BadPdf(format!("writing the PDF ({what}): {e}"))
+}
+
+fn lerr(what: &str) -> impl Fn(lopdf::Error) -> Error + '_ {
     move |e| Error::BadPdf(format!("writing the PDF ({what}): {e}"))
 }
 
@@ -59,22 +93,9 @@ fn source_size(p: &Page) -> (u32, u32) {
     }
 }
 
-fn rotation_of(deg: i32) -> PdfPageRenderRotation {
-    match deg.rem_euclid(360) {
-        90 => PdfPageRenderRotation::Degrees90,
-        180 => PdfPageRenderRotation::Degrees180,
-        270 => PdfPageRenderRotation::Degrees270,
-        _ => PdfPageRenderRotation::None,
-    }
-}
-
-fn degrees_of(r: PdfPageRenderRotation) -> i32 {
-    match r {
-        PdfPageRenderRotation::None => 0,
-        PdfPageRenderRotation::Degrees90 => 90,
-        PdfPageRenderRotation::Degrees180 => 180,
-        PdfPageRenderRotation::Degrees270 => 270,
-    }
+/// A word's text as the layer carries it: NFC, without control characters.
+fn layer_text(s: &str) -> String {
+    s.trim().nfc().filter(|c| !c.is_control()).collect()
 }
 
 fn chars_of(doc: &Document) -> Vec<char> {
@@ -83,32 +104,130 @@ fn chars_of(doc: &Document) -> Vec<char> {
         .iter()
         .flat_map(|p| p.lines.iter())
         .flat_map(|l| l.words.iter())
-        .flat_map(|w| w.text.chars())
+        .flat_map(|w| layer_text(&w.text).chars().collect::<Vec<_>>())
         .collect();
+    v.push(' ');
     v.sort_unstable();
     v.dedup();
     v
 }
 
-/// The text layer of one page: a text object per word, invisible.
-fn add_text<'a>(
-    out: &PdfDocument<'a>,
-    page: &mut PdfPage<'a>,
-    font: PdfFontToken,
-    p: &Page,
-    t: &Affine,
-) -> Result<()> {
-    let e = perr("text");
+/// A number for a content stream: `places` decimals at most, no exponent.
+fn num_p(v: f32, places: usize) -> String {
+    if !v.is_finite() {
+        return "0".into();
+    }
+    let s = format!("{v:.places$}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" || s.is_empty() {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// A position or length in points: a hundredth of a point is far below a pixel.
+fn num(v: f32) -> String {
+    num_p(v, 2)
+}
+
+/// The text font: a Type 0 font over the glyphless TrueType font, embedded, with CID = glyph
+/// id and a ToUnicode map, so every character copies and searches as the text sohoa read.
+struct TextFont {
+    id: ObjectId,
+    gid: HashMap<char, u16>,
+}
+
+impl TextFont {
+    fn add(out: &mut lopdf::Document, chars: &[char]) -> TextFont {
+        let cps = glyphless::code_points(chars);
+        let program = glyphless::font(chars);
+        let mut file = Stream::new(dictionary! { "Length1" => program.len() as i64 }, program);
+        let _ = file.compress();
+        let file_id = out.add_object(file);
+        let (asc, desc) = (glyphless::ASCENT as i64, glyphless::DESCENT as i64);
+        let descriptor = out.add_object(dictionary! {
+            "Type" => "FontDescriptor",
+            "FontName" => "GlyphLessSohoa",
+            "Flags" => 4, // symbolic: its glyphs are reached by CID, not by a standard encoding
+            "FontBBox" => vec![0.into(), desc.into(), (glyphless::ADVANCE as i64).into(), asc.into()],
+            "ItalicAngle" => 0,
+            "Ascent" => asc,
+            "Descent" => desc,
+            "CapHeight" => 700,
+            "StemV" => 80,
+            "FontFile2" => file_id,
+        });
+        let cid_font = out.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "CIDFontType2",
+            "BaseFont" => "GlyphLessSohoa",
+            "CIDSystemInfo" => dictionary! {
+                "Registry" => Object::string_literal("Adobe"),
+                "Ordering" => Object::string_literal("Identity"),
+                "Supplement" => 0,
+            },
+            "FontDescriptor" => descriptor,
+            // Every glyph of the font program advances half an em (hmtx), and so do the CIDs.
+            "DW" => glyphless::ADVANCE as i64 * 1000 / glyphless::UNITS_PER_EM as i64,
+            "CIDToGIDMap" => "Identity",
+        });
+        let mut cmap = String::from(
+            "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
+             /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
+             /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
+             1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
+        );
+        for chunk in cps.chunks(100).enumerate() {
+            let (i0, chunk) = (chunk.0 * 100, chunk.1);
+            cmap.push_str(&format!("{} beginbfchar\n", chunk.len()));
+            for (j, cp) in chunk.iter().enumerate() {
+                cmap.push_str(&format!("<{:04X}> <{cp:04X}>\n", i0 + j + 1));
+            }
+            cmap.push_str("endbfchar\n");
+        }
+        cmap.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
+        let mut tu = Stream::new(Dictionary::new(), cmap.into_bytes());
+        let _ = tu.compress();
+        let tu_id = out.add_object(tu);
+        let id = out.add_object(dictionary! {
+            "Type" => "Font",
+            "Subtype" => "Type0",
+            "BaseFont" => "GlyphLessSohoa",
+            "Encoding" => "Identity-H",
+            "DescendantFonts" => vec![cid_font.into()],
+            "ToUnicode" => tu_id,
+        });
+        let gid = cps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &cp)| Some((char::from_u32(cp as u32)?, (i + 1) as u16)))
+            .collect();
+        TextFont { id, gid }
+    }
+}
+
+/// The content stream of one page's text layer: invisible text (render mode 3), each word's
+/// glyphs stretched over its box. A line's first word sets the text matrix (position, size and
+/// direction); the others move along the line with Td and stretch with Tz, which keeps the
+/// layer about a third smaller than a full matrix per word.
+fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
+    let mut s = format!("BT\n3 Tr\n/{FONT} 1 Tf\n");
     for l in &p.lines {
         let lh = (l.bbox[3] - l.bbox[1]).max(1) as f32;
-        for w in &l.words {
-            let text: String = w.text.trim().chars().filter(|c| !c.is_control()).collect();
-            if text.is_empty() || w.bbox[2] <= w.bbox[0] {
+        // The baseline sits a descent above the line box's bottom; the font fills the box.
+        let baseline =
+            l.bbox[3] as f32 + lh * glyphless::DESCENT as f32 / glyphless::UNITS_PER_EM as f32;
+        let mut prev_x0: Option<f32> = None;
+        for (i, w) in l.words.iter().enumerate() {
+            let codes: Vec<u16> = layer_text(&w.text)
+                .chars()
+                .filter_map(|c| font.gid.get(&c).copied())
+                .collect();
+            if codes.is_empty() || w.bbox[2] <= w.bbox[0] {
                 continue;
             }
-            // The baseline sits a descent above the line box's bottom; the font fills the box.
-            let baseline =
-                l.bbox[3] as f32 + lh * glyphless::DESCENT as f32 / glyphless::UNITS_PER_EM as f32;
+            let glyphs = codes.len();
             let (x0, x1) = (w.bbox[0] as f32, w.bbox[2] as f32);
             let o = t.apply(x0, baseline);
             let ux = t.apply(x0 + 1.0, baseline);
@@ -119,90 +238,77 @@ fn add_text<'a>(
                 continue;
             }
             let size = lh * vl; // font size in user units
-            let natural = text.chars().count() as f32 * glyphless::ADVANCE as f32
-                / glyphless::UNITS_PER_EM as f32
-                * size;
-            let stretch = (x1 - x0) * ul / natural.max(1e-3);
-            let mut obj =
-                PdfPageTextObject::new(out, &text, font, PdfPoints::new(size)).map_err(&e)?;
-            obj.set_render_mode(PdfPageTextRenderMode::Invisible)
-                .map_err(&e)?;
-            obj.transform(
-                stretch * u.0 / ul,
-                stretch * u.1 / ul,
-                v.0 / vl,
-                v.1 / vl,
-                o.0,
-                o.1,
-            )
-            .map_err(&e)?;
-            page.objects_mut().add_text_object(obj).map_err(&e)?;
+            let natural =
+                glyphs as f32 * glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32 * size;
+            // poppler splits words by geometry alone (it drops space characters), and its raw
+            // text puts a space only where the next word starts more than 0.15 of the font size
+            // past the last one: a word closer than that to the next is drawn a little narrower,
+            // leaving a quarter of the size between them.
+            let next = l.words.get(i + 1);
+            let mut width = x1 - x0;
+            if let Some(n) = next {
+                let room = n.bbox[0] as f32 - x0 - 0.25 * size / ul;
+                width = width.min(room.max(0.05 * width));
+            }
+            let stretch = width * ul / natural.max(1e-3);
+            match prev_x0 {
+                None => s.push_str(&format!(
+                    "{} {} {} {} {} {} Tm ",
+                    num_p(size * u.0 / ul, 3),
+                    num_p(size * u.1 / ul, 3),
+                    num_p(size * v.0 / vl, 3),
+                    num_p(size * v.1 / vl, 3),
+                    num(o.0),
+                    num(o.1),
+                )),
+                // A pixel along the line is ul user units, a text space unit `size` of them.
+                Some(px) => s.push_str(&format!("{} 0 Td ", num_p((x0 - px) * ul / size, 3))),
+            }
+            prev_x0 = Some(x0);
+            let hex: String = codes.iter().map(|c| format!("{c:04X}")).collect();
+            s.push_str(&format!("{} Tz <{hex}> Tj\n", num_p(stretch * 100.0, 1)));
+            // A space after each word but the line's last, squeezed into the gap to the next
+            // word: extraction then splits words by the text itself, not by guessing from gaps
+            // (two boxes that touch, or a space that ran into the next word, would merge them).
+            if let (Some(next), Some(&sp)) = (next, font.gid.get(&' ')) {
+                let gap = (next.bbox[0] as f32 - x0 - width).max(0.0) * ul;
+                let half_em = glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32 * size;
+                let tz = (gap / half_em * 100.0).max(0.1);
+                s.push_str(&format!("{} Tz <{sp:04X}> Tj\n", num_p(tz, 1)));
+            }
         }
     }
-    Ok(())
+    s.push_str("ET\n");
+    s.into_bytes()
 }
 
-/// An image object holding `pixels` (8-bit grey or RGB, row-major, no padding), filling a page
-/// of `w_pt` × `h_pt`.
-fn image_object<'a>(
-    out: &PdfDocument<'a>,
-    width: u32,
-    height: u32,
-    rgb: bool,
-    pixels: &[u8],
-    w_pt: f32,
-    h_pt: f32,
-) -> Result<PdfPageImageObject<'a>> {
-    let e = perr("page image");
-    let bpp = if rgb { 3 } else { 1 };
-    let (w, h) = (width as usize, height as usize);
-    let stride = (w * bpp).div_ceil(4) * 4;
-    let mut buf = vec![0u8; stride * h];
-    for y in 0..h {
-        let src = &pixels[y * w * bpp..(y + 1) * w * bpp];
-        let dst = &mut buf[y * stride..y * stride + w * bpp];
-        if rgb {
-            for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(3)) {
-                d.copy_from_slice(&[s[2], s[1], s[0]]); // BGR
-            }
-        } else {
-            dst.copy_from_slice(src);
-        }
-    }
-    let format = if rgb {
-        PdfBitmapFormat::BGR
-    } else {
-        PdfBitmapFormat::Gray
-    };
-    let bitmap =
-        PdfBitmap::from_bytes(width as i32, height as i32, format, &mut buf).map_err(&e)?;
-    let mut obj = PdfPageImageObject::new(out).map_err(&e)?;
-    obj.set_bitmap(&bitmap).map_err(&e)?;
-    obj.transform(w_pt, 0.0, 0.0, h_pt, 0.0, 0.0).map_err(&e)?;
-    Ok(obj)
+fn compressed(content: Vec<u8>) -> Stream {
+    let mut s = Stream::new(Dictionary::new(), content);
+    let _ = s.compress();
+    s
 }
 
 /// A new page of the size of `p`'s source raster, with `image` on it (if any) and its text layer.
-fn image_page<'a>(
-    out: &mut PdfDocument<'a>,
-    font: PdfFontToken,
+fn image_page(
+    out: &mut lopdf::Document,
+    pages_id: ObjectId,
+    font: &TextFont,
     p: &Page,
-    image: Option<PdfPageImageObject<'a>>,
-) -> Result<()> {
-    let e = perr("page");
+    image: Option<Image>,
+) -> ObjectId {
     let (w0, h0) = source_size(p);
     let k = 72.0 / p.dpi.max(1.0);
     let (w_pt, h_pt) = (w0 as f32 * k, h0 as f32 * k);
-    let mut page = out
-        .pages_mut()
-        .create_page_at_end(PdfPagePaperSize::Custom(
-            PdfPoints::new(w_pt),
-            PdfPoints::new(h_pt),
-        ))
-        .map_err(&e)?;
-    page.set_content_regeneration_strategy(PdfPageContentRegenerationStrategy::Manual);
+    let mut content = Vec::new();
+    let mut resources = dictionary! {
+        "Font" => dictionary! { FONT => font.id },
+    };
     if let Some(img) = image {
-        page.objects_mut().add_image_object(img).map_err(&e)?;
+        let img_id = out.add_object(img.stream);
+        resources.set("XObject", dictionary! { IMAGE => img_id });
+        content.extend_from_slice(
+            format!("q {} 0 0 {} 0 0 cm /{IMAGE} Do Q\n", num(w_pt), num(h_pt)).as_bytes(),
+        );
     }
     let t = Affine {
         m: [k, 0.0, 0.0, -k, 0.0, h_pt],
@@ -210,198 +316,502 @@ fn image_page<'a>(
         w0: w0 as f32,
         h0: h0 as f32,
     };
-    add_text(out, &mut page, font, p, &t)?;
+    content.extend(text_layer(font, p, &t));
+    let contents = out.add_object(compressed(content));
+    let mut page = dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), Object::Real(w_pt), Object::Real(h_pt)],
+        "Resources" => resources,
+        "Contents" => contents,
+    };
     if p.rotation.rem_euclid(360) != 0 {
-        page.set_rotation(rotation_of(p.rotation));
+        page.set("Rotate", p.rotation.rem_euclid(360) as i64);
     }
-    page.regenerate_content().map_err(&e)?;
-    Ok(())
+    out.add_object(page)
 }
 
-fn build(doc: &Document, with_images: bool) -> Result<Vec<u8>> {
-    let pdfium = raster::pdfium(None)?;
-    let mut out = pdfium.create_new_pdf().map_err(perr("document"))?;
-    let font = out
-        .fonts_mut()
-        .load_true_type_from_bytes(&glyphless::font(&chars_of(doc)), true)
-        .map_err(perr("font"))?;
-    let mut pages: Vec<&Page> = doc.pages.iter().collect();
-    pages.sort_by_key(|p| p.index);
-    if !with_images {
-        for p in pages {
-            image_page(&mut out, font, p, None)?;
-        }
-        return out.save_to_bytes().map_err(perr("saving"));
-    }
+/// A new document with an empty page tree; returns it and the tree's id.
+fn new_document() -> (lopdf::Document, ObjectId) {
+    let mut out = lopdf::Document::with_version("1.7");
+    let pages_id = out.new_object_id();
+    let catalog = out.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    out.trailer.set("Root", catalog);
+    (out, pages_id)
+}
 
-    let path = Path::new(&doc.source.path);
-    let (kind, sha256, _) = input::inspect(path)?;
-    if !doc.source.sha256.is_empty() && sha256 != doc.source.sha256 {
-        return Err(Error::BadPdf(format!(
-            "{} changed since it was read (sha256 differs)",
-            path.display()
-        )));
-    }
-    match kind {
-        Kind::Pdf => {
-            let src = pdfium
-                .load_pdf_from_file(path, None)
-                .map_err(perr("opening the source"))?;
-            for (dest, p) in pages.iter().enumerate() {
-                let e = perr("page");
-                out.pages_mut()
-                    .copy_page_from_document(
-                        &src,
-                        (p.index - 1) as PdfPageIndex,
-                        dest as PdfPageIndex,
-                    )
-                    .map_err(&e)?;
-                // A page whose text came from the PDF itself (born-digital, or an earlier OCR
-                // layer kept) already carries it: copied untouched, no second layer.
-                if p.source != "ocr" {
-                    continue;
-                }
-                let mut page = out.pages().get(dest as PdfPageIndex).map_err(&e)?;
-                page.set_content_regeneration_strategy(PdfPageContentRegenerationStrategy::Manual);
-                // Displayed source pixels → user space, as PDFium rendered the page for OCR.
-                let (w0, h0) = source_size(p);
-                let cfg = PdfRenderConfig::new().set_target_size(w0 as i32, h0 as i32);
-                let at = |x: i32, y: i32| {
-                    page.pixels_to_points(x, y, &cfg)
-                        .map(|(a, b)| (a.value, b.value))
-                };
-                let span = 1000;
-                let (o, ax, ay) = (
-                    at(0, 0).map_err(&e)?,
-                    at(span, 0).map_err(&e)?,
-                    at(0, span).map_err(&e)?,
-                );
-                let s = span as f32;
-                let m = [
-                    (ax.0 - o.0) / s,
-                    (ax.1 - o.1) / s,
-                    (ay.0 - o.0) / s,
-                    (ay.1 - o.1) / s,
-                    o.0,
-                    o.1,
-                ];
-                let t = Affine {
-                    m,
-                    rot: p.rotation,
-                    w0: w0 as f32,
-                    h0: h0 as f32,
-                };
-                add_text(&out, &mut page, font, p, &t)?;
-                if p.rotation.rem_euclid(360) != 0 {
-                    let r0 = page.rotation().map(degrees_of).unwrap_or(0);
-                    page.set_rotation(rotation_of(r0 + p.rotation));
-                }
-                page.regenerate_content().map_err(&e)?;
-            }
-        }
-        Kind::Jpeg => {
-            for p in pages {
-                let (w0, h0) = source_size(p);
-                let k = 72.0 / p.dpi.max(1.0);
-                let mut img =
-                    PdfPageImageObject::new_from_jpeg_file(&out, path).map_err(perr("JPEG"))?;
-                img.transform(w0 as f32 * k, 0.0, 0.0, h0 as f32 * k, 0.0, 0.0)
-                    .map_err(perr("JPEG"))?;
-                image_page(&mut out, font, p, Some(img))?;
-            }
-        }
-        Kind::Png => {
-            let img = image::ImageReader::open(path)
-                .and_then(|r| r.with_guessed_format())
-                .map_err(|e| Error::Read {
-                    path: path.to_path_buf(),
-                    source: e,
-                })?
-                .decode()
-                .map_err(|e| Error::BadImage(e.to_string()))?;
-            let (w, h) = (img.width(), img.height());
-            let color = img.color();
-            let (rgb, px) = if color.has_color() {
-                let rgba = img.to_rgba8();
-                let px: Vec<u8> = rgba
-                    .pixels()
-                    .flat_map(|p| {
-                        let a = p[3] as u32;
-                        [0, 1, 2].map(|i| ((p[i] as u32 * a + 255 * (255 - a) + 127) / 255) as u8)
-                    })
-                    .collect();
-                (true, px)
-            } else {
-                let la = img.to_luma_alpha8();
-                (
-                    false,
-                    la.pixels()
-                        .map(|p| {
-                            ((p[0] as u32 * p[1] as u32 + 255 * (255 - p[1] as u32) + 127) / 255)
-                                as u8
-                        })
-                        .collect(),
-                )
-            };
-            for p in pages {
-                let (w0, h0) = source_size(p);
-                let k = 72.0 / p.dpi.max(1.0);
-                if (w, h) != (w0, h0) {
-                    return Err(Error::BadImage(format!(
-                        "{}: the image is {w}x{h}, the page {w0}x{h0}",
-                        path.display()
-                    )));
-                }
-                let obj = image_object(&out, w, h, rgb, &px, w0 as f32 * k, h0 as f32 * k)?;
-                image_page(&mut out, font, p, Some(obj))?;
-            }
-        }
-        Kind::Tiff => {
-            let mut by_index: std::collections::HashMap<usize, &Page> =
-                pages.iter().map(|p| (p.index - 1, *p)).collect();
-            let mut failure: Option<Error> = None;
-            let opts = RasterOptions::default();
-            raster::for_each_page(path, Kind::Tiff, &opts, &mut |_| {}, &mut |img| {
-                if let Some(p) = by_index.remove(&img.index) {
-                    let (w0, h0) = source_size(p);
-                    let k = 72.0 / p.dpi.max(1.0);
-                    let r = image_object(
-                        &out,
-                        img.width,
-                        img.height,
-                        false,
-                        &img.gray,
-                        w0 as f32 * k,
-                        h0 as f32 * k,
-                    )
-                    .and_then(|obj| image_page(&mut out, font, p, Some(obj)));
-                    if let Err(e) = r {
-                        failure = Some(e);
-                        return false;
-                    }
-                }
-                !by_index.is_empty()
-            })?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            if !by_index.is_empty() {
-                return Err(Error::BadImage(format!(
+fn set_kids(out: &mut lopdf::Document, pages_id: ObjectId, kids: Vec<ObjectId>) {
+    let n = kids.len() as i64;
+    out.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => kids.into_iter().map(Object::Reference).collect::<Vec<_>>(),
+            "Count" => n,
+        }),
+    );
+}
+
+/// Pages of image files (or blank pages, for the text alone): one per page of `doc`.
+fn image_document(
+    doc: &Document,
+    pages: &[&Page],
+    images: Option<Vec<Image>>,
+) -> Result<lopdf::Document> {
+    let (mut out, pages_id) = new_document();
+    let font = TextFont::add(&mut out, &chars_of(doc));
+    let mut kids = Vec::new();
+    let mut images = images.map(|v| v.into_iter());
+    for p in pages {
+        let img = match images.as_mut() {
+            Some(it) => Some(it.next().ok_or_else(|| {
+                Error::BadImage(format!(
                     "{}: fewer pages than when it was read",
-                    path.display()
+                    doc.source.path
+                ))
+            })?),
+            None => None,
+        };
+        if let Some(img) = &img {
+            let (w0, h0) = source_size(p);
+            if (img.width, img.height) != (w0, h0) {
+                return Err(Error::BadImage(format!(
+                    "{}: the image is {}x{}, the page {w0}x{h0}",
+                    doc.source.path, img.width, img.height
                 )));
             }
         }
+        kids.push(image_page(&mut out, pages_id, &font, p, img));
     }
-    out.save_to_bytes().map_err(perr("saving"))
+    set_kids(&mut out, pages_id, kids);
+    Ok(out)
 }
 
-/// The searchable PDF of `doc`, built over its source file's pages.
+/// The image of each page of `doc` from its image file, in page order.
+fn file_images(path: &Path, kind: Kind, pages: &[&Page]) -> Result<Vec<Image>> {
+    let rerr = |e: std::io::Error| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let data = std::fs::read(path).map_err(rerr)?;
+    match kind {
+        Kind::Jpeg => pages.iter().map(|_| images::jpeg(&data)).collect(),
+        Kind::Png => pages.iter().map(|_| images::png(&data)).collect(),
+        Kind::Tiff => {
+            let mut fax = images::tiff_fax_pages(&data)?;
+            // Pages the PDF cannot take as they are: their decoded pixels, stored losslessly.
+            let mut wanted: HashMap<usize, ()> = pages
+                .iter()
+                .map(|p| p.index - 1)
+                .filter(|i| fax.get(*i).is_some_and(|f| f.is_none()))
+                .map(|i| (i, ()))
+                .collect();
+            if !wanted.is_empty() {
+                let opts = RasterOptions::default();
+                raster::for_each_page(path, Kind::Tiff, &opts, &mut |_| {}, &mut |img| {
+                    if wanted.remove(&img.index).is_some() {
+                        fax[img.index] =
+                            Some(images::lossless(img.width, img.height, false, &img.gray));
+                    }
+                    !wanted.is_empty()
+                })?;
+            }
+            pages
+                .iter()
+                .map(|p| {
+                    fax.get_mut(p.index - 1)
+                        .and_then(Option::take)
+                        .ok_or_else(|| {
+                            Error::BadImage(format!(
+                                "{}: fewer pages than when it was read",
+                                path.display()
+                            ))
+                        })
+                })
+                .collect()
+        }
+        Kind::Pdf => Err(Error::BadImage("a PDF is not an image file".into())),
+    }
+}
+
+/// The source PDF's pages, copied by PDFium, and for each page that gets a text layer the map
+/// from its displayed pixels (as PDFium rendered it for OCR) to user space.
+/// Displayed source pixels → user space, [a b c d e f] as in a PDF matrix.
+type PixelMap = [f32; 6];
+
+fn copied_pages(path: &Path, pages: &[&Page]) -> Result<(Vec<u8>, Vec<Option<PixelMap>>)> {
+    let pdfium = raster::pdfium(None)?;
+    let mut out = pdfium.create_new_pdf().map_err(perr("document"))?;
+    let src = pdfium
+        .load_pdf_from_file(path, None)
+        .map_err(perr("opening the source"))?;
+    let mut maps = Vec::new();
+    for (dest, p) in pages.iter().enumerate() {
+        let e = perr("page");
+        out.pages_mut()
+            .copy_page_from_document(&src, (p.index - 1) as PdfPageIndex, dest as PdfPageIndex)
+            .map_err(&e)?;
+        // A page whose text came from the PDF itself (born-digital, or an earlier OCR layer
+        // kept) already carries it: copied untouched, no second layer.
+        if p.source != "ocr" {
+            maps.push(None);
+            continue;
+        }
+        let page = out.pages().get(dest as PdfPageIndex).map_err(&e)?;
+        let (w0, h0) = source_size(p);
+        let cfg = PdfRenderConfig::new().set_target_size(w0 as i32, h0 as i32);
+        let at = |x: i32, y: i32| {
+            page.pixels_to_points(x, y, &cfg)
+                .map(|(a, b)| (a.value, b.value))
+        };
+        let span = 1000;
+        let (o, ax, ay) = (
+            at(0, 0).map_err(&e)?,
+            at(span, 0).map_err(&e)?,
+            at(0, span).map_err(&e)?,
+        );
+        let s = span as f32;
+        maps.push(Some([
+            (ax.0 - o.0) / s,
+            (ax.1 - o.1) / s,
+            (ay.0 - o.0) / s,
+            (ay.1 - o.1) / s,
+            o.0,
+            o.1,
+        ]));
+    }
+    let bytes = out.save_to_bytes().map_err(perr("saving"))?;
+    Ok((bytes, maps))
+}
+
+/// An inheritable page attribute: the page's own, else the nearest ancestor's.
+fn inherited(out: &lopdf::Document, page: ObjectId, key: &[u8]) -> Option<Object> {
+    let mut node = out.get_dictionary(page).ok();
+    for _ in 0..64 {
+        let d = node?;
+        if let Ok(v) = d.get(key) {
+            return Some(v.clone());
+        }
+        node = d
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .and_then(|p| out.get_dictionary(p))
+            .ok();
+    }
+    None
+}
+
+/// `dict` itself, or the dictionary it refers to, cloned.
+fn owned_dict(out: &lopdf::Document, o: Option<Object>) -> Dictionary {
+    match o {
+        Some(Object::Dictionary(d)) => d,
+        Some(Object::Reference(id)) => out.get_dictionary(id).cloned().unwrap_or_default(),
+        _ => Dictionary::new(),
+    }
+}
+
+/// Lays the text layer over a copied page: its own drawing is wrapped in q … Q (so a state it
+/// leaves behind cannot move the text), then the layer is drawn; the font joins a copy of the
+/// page's resources, so resources other pages share are not changed.
+fn overlay(
+    out: &mut lopdf::Document,
+    page_id: ObjectId,
+    font: &TextFont,
+    p: &Page,
+    m: PixelMap,
+) -> Result<()> {
+    let (w0, h0) = source_size(p);
+    let t = Affine {
+        m,
+        rot: p.rotation,
+        w0: w0 as f32,
+        h0: h0 as f32,
+    };
+    let layer = out.add_object(compressed(text_layer(font, p, &t)));
+    let open = out.add_object(Stream::new(Dictionary::new(), b"q\n".to_vec()));
+    let close = out.add_object(Stream::new(Dictionary::new(), b"\nQ\n".to_vec()));
+    let old: Vec<Object> = match out
+        .get_dictionary(page_id)
+        .map_err(lerr("page"))?
+        .get(b"Contents")
+    {
+        Ok(Object::Reference(id)) => match out.get_object(*id) {
+            Ok(Object::Array(a)) => a.clone(),
+            _ => vec![Object::Reference(*id)],
+        },
+        Ok(Object::Array(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    let mut contents = vec![Object::Reference(open)];
+    contents.extend(old);
+    contents.push(Object::Reference(close));
+    contents.push(Object::Reference(layer));
+    let mut resources = owned_dict(out, inherited(out, page_id, b"Resources"));
+    let mut fonts = owned_dict(out, resources.get(b"Font").ok().cloned());
+    fonts.set(FONT, font.id);
+    resources.set("Font", fonts);
+    let rotate = inherited(out, page_id, b"Rotate")
+        .and_then(|r| r.as_i64().ok())
+        .unwrap_or(0);
+    let page = out.get_dictionary_mut(page_id).map_err(lerr("page"))?;
+    page.set("Contents", contents);
+    page.set("Resources", resources);
+    if p.rotation.rem_euclid(360) != 0 {
+        page.set("Rotate", (rotate + p.rotation as i64).rem_euclid(360));
+    }
+    Ok(())
+}
+
+/// Changes to copied content that PDF/A asks for and that change nothing a reader sees or
+/// extracts: image smoothing hints off, identity transfer functions dropped, page-level actions
+/// (scripts run on opening) dropped, link annotations (which draw nothing) marked printable.
+fn tidy(out: &mut lopdf::Document) {
+    for obj in out.objects.values_mut() {
+        let d = match obj {
+            Object::Stream(s) => &mut s.dict,
+            Object::Dictionary(d) => d,
+            _ => continue,
+        };
+        if matches!(d.get(b"Interpolate"), Ok(Object::Boolean(true))) {
+            d.set("Interpolate", false);
+        }
+        for key in [&b"TR"[..], b"TR2"] {
+            if matches!(d.get(key).and_then(Object::as_name), Ok(b"Identity")) {
+                d.remove(key);
+            }
+        }
+        let ty = d
+            .get(b"Type")
+            .and_then(Object::as_name)
+            .ok()
+            .map(<[u8]>::to_vec);
+        if ty.as_deref() == Some(b"Page") {
+            d.remove(b"AA");
+        }
+        let link = d.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Link");
+        let annot = ty.as_deref() == Some(b"Annot") || d.get(b"Rect").is_ok();
+        if link && annot && d.get(b"AP").is_err() {
+            let f = d.get(b"F").and_then(Object::as_i64).unwrap_or(0);
+            d.set("F", (f | 4) & !(1 | 2 | 32));
+        }
+    }
+}
+
+/// Drops link targets that point outside the document: PDFium copies a page's links, but their
+/// destinations still name pages of the source, which readers report as broken.
+fn drop_dangling_links(out: &mut lopdf::Document) {
+    let pages: std::collections::HashSet<ObjectId> = out.get_pages().into_values().collect();
+    // Named destinations are dangling too: the source's name tree is not copied.
+    let dangling = |d: &Object| match d {
+        Object::Array(a) => match a.first() {
+            Some(Object::Reference(id)) => !pages.contains(id),
+            Some(Object::Integer(_)) => false,
+            _ => true,
+        },
+        _ => true,
+    };
+    let mut fixes: Vec<(ObjectId, bool, bool)> = Vec::new();
+    for (&id, obj) in &out.objects {
+        let Object::Dictionary(d) = obj else { continue };
+        if d.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Link") {
+            continue;
+        }
+        let dest = d.get(b"Dest").is_ok_and(dangling);
+        let action = d
+            .get(b"A")
+            .ok()
+            .and_then(|a| out.dereference(a).ok())
+            .and_then(|(_, a)| a.as_dict().ok())
+            .is_some_and(|a| {
+                a.get(b"S").and_then(Object::as_name).ok() == Some(b"GoTo")
+                    && a.get(b"D").map_or(true, dangling)
+            });
+        if dest || action {
+            fixes.push((id, dest, action));
+        }
+    }
+    for (id, dest, action) in fixes {
+        if let Ok(d) = out.get_dictionary_mut(id) {
+            if dest {
+                d.remove(b"Dest");
+            }
+            if action {
+                d.remove(b"A");
+            }
+        }
+    }
+}
+
+/// Stores identical streams once. PDFium copies a page's resources with the page, so an image
+/// that several source pages share would be stored once per page (4.4 times the source's size
+/// for a 4-page scan with one image); the bytes are the same, so one copy serves them all.
+fn dedupe_streams(out: &mut lopdf::Document) {
+    // A stream's dictionary can point at another duplicate (a JBIG2 image's globals, an image's
+    // soft mask): a few passes settle those.
+    for _ in 0..4 {
+        let mut first: HashMap<(Vec<u8>, String), ObjectId> = HashMap::new();
+        let mut remap: HashMap<ObjectId, ObjectId> = HashMap::new();
+        for (&id, obj) in &out.objects {
+            if let Object::Stream(s) = obj {
+                let key = (Sha256::digest(&s.content).to_vec(), format!("{:?}", s.dict));
+                match first.get(&key) {
+                    Some(&keep) => {
+                        remap.insert(id, keep);
+                    }
+                    None => {
+                        first.insert(key, id);
+                    }
+                }
+            }
+        }
+        if remap.is_empty() {
+            return;
+        }
+        fn redirect(o: &mut Object, remap: &HashMap<ObjectId, ObjectId>) {
+            match o {
+                Object::Reference(id) => {
+                    if let Some(&k) = remap.get(id) {
+                        *id = k;
+                    }
+                }
+                Object::Array(a) => a.iter_mut().for_each(|x| redirect(x, remap)),
+                Object::Dictionary(d) => d.iter_mut().for_each(|(_, x)| redirect(x, remap)),
+                Object::Stream(s) => s.dict.iter_mut().for_each(|(_, x)| redirect(x, remap)),
+                _ => {}
+            }
+        }
+        for id in remap.keys() {
+            out.objects.remove(id);
+        }
+        for o in out.objects.values_mut() {
+            redirect(o, &remap);
+        }
+        out.trailer
+            .iter_mut()
+            .for_each(|(_, x)| redirect(x, &remap));
+    }
+}
+
+fn build(doc: &Document, with_images: bool, opts: &PdfOptions) -> Result<Vec<u8>> {
+    let mut pages: Vec<&Page> = doc.pages.iter().collect();
+    pages.sort_by_key(|p| p.index);
+    let mut out = if !with_images {
+        image_document(doc, &pages, None)?
+    } else {
+        let path = Path::new(&doc.source.path);
+        let (kind, sha256, _) = input::inspect(path)?;
+        if !doc.source.sha256.is_empty() && sha256 != doc.source.sha256 {
+            return Err(Error::BadPdf(format!(
+                "{} changed since it was read (sha256 differs)",
+                path.display()
+            )));
+        }
+        match kind {
+            Kind::Pdf => {
+                let (bytes, maps) = copied_pages(path, &pages)?;
+                let mut out = lopdf::Document::load_mem(&bytes).map_err(lerr("reading back"))?;
+                dedupe_streams(&mut out);
+                let font = TextFont::add(&mut out, &chars_of(doc));
+                let ids: Vec<ObjectId> = out.get_pages().into_values().collect();
+                if ids.len() != pages.len() {
+                    return Err(Error::BadPdf(format!(
+                        "{}: {} pages copied of {}",
+                        path.display(),
+                        ids.len(),
+                        pages.len()
+                    )));
+                }
+                for ((id, p), m) in ids.into_iter().zip(&pages).zip(maps) {
+                    if let Some(m) = m {
+                        overlay(&mut out, id, &font, p, m)?;
+                    }
+                }
+                out
+            }
+            _ => image_document(doc, &pages, Some(file_images(path, kind, &pages)?))?,
+        }
+    };
+    tidy(&mut out);
+    drop_dangling_links(&mut out);
+    let meta = pdfa::Metadata::of(doc);
+    let mut id = [0u8; 16];
+    let h = Sha256::digest(format!(
+        "{}\n{}\n{}",
+        doc.source.sha256, doc.source.path, meta.written
+    ));
+    id.copy_from_slice(&h[..16]);
+    let mut claim = opts.pdfa;
+    let intent = pdfa::Intent::for_document(&out);
+    pdfa::finish(&mut out, &meta, claim, intent, id);
+    if claim {
+        let report = pdfa::check(&out);
+        if !report.problems.is_empty() {
+            log::warn!(
+                "{}: written as plain PDF, not PDF/A-2b: {}",
+                doc.source.path,
+                report.problems.join("; ")
+            );
+            claim = false;
+            pdfa::finish(&mut out, &meta, claim, intent, id);
+        }
+    }
+    out.prune_objects();
+    let mut bytes = Vec::new();
+    out.save_modern(&mut bytes)
+        .map_err(|e| Error::BadPdf(format!("saving the PDF: {e}")))?;
+    Ok(bytes)
+}
+
+/// The searchable PDF of `doc` (PDF/A-2b when nothing stands against it), built over its source
+/// file's pages.
 pub fn render(doc: &Document) -> Result<Vec<u8>> {
-    build(doc, true)
+    build(doc, true, &PdfOptions::default())
+}
+
+/// [`render`] with options.
+pub fn render_with(doc: &Document, opts: &PdfOptions) -> Result<Vec<u8>> {
+    build(doc, true, opts)
 }
 
 /// The text layer alone, on blank pages of the pages' sizes (when the source is not at hand).
 pub fn render_text_only(doc: &Document) -> Result<Vec<u8>> {
-    build(doc, false)
+    build(doc, false, &PdfOptions::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_content_streams_are_short_and_plain() {
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(-0.00001), "0");
+        assert_eq!(num(12.345678), "12.35");
+        assert_eq!(num_p(0.1234567, 3), "0.123");
+        assert_eq!(num(f32::NAN), "0");
+    }
+
+    #[test]
+    fn identical_streams_are_stored_once() {
+        let (mut out, pages_id) = new_document();
+        let img = || Stream::new(dictionary! { "Subtype" => "Image" }, vec![1, 2, 3]);
+        let (a, b) = (out.add_object(img()), out.add_object(img()));
+        let pa = out.add_object(dictionary! { "XObject" => dictionary! { "I" => a } });
+        let pb = out.add_object(dictionary! { "XObject" => dictionary! { "I" => b } });
+        set_kids(&mut out, pages_id, vec![]);
+        dedupe_streams(&mut out);
+        let target = |p: ObjectId| {
+            out.get_dictionary(p)
+                .unwrap()
+                .get(b"XObject")
+                .unwrap()
+                .as_dict()
+                .unwrap()
+                .get(b"I")
+                .unwrap()
+                .as_reference()
+                .unwrap()
+        };
+        assert_eq!(target(pa), target(pb));
+    }
 }
