@@ -18,6 +18,7 @@ pub mod inks;
 pub mod input;
 pub mod layout;
 pub mod legacy;
+pub mod naming;
 pub mod ocr;
 pub mod pipeline;
 pub mod queue;

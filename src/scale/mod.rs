@@ -48,42 +48,6 @@ pub fn run_id(output_root: &str) -> String {
     sha_hex(output_root)[..16].to_string()
 }
 
-/// Output bases for supported inputs, by `batch`'s rule: `a/x.pdf` → `a/x`; two inputs sharing
-/// a stem in one folder keep their extensions (`a/x.pdf`, `a/x.tif`); `~2`, `~3`… after that.
-pub fn plan_outputs(inputs: &[String]) -> HashMap<String, String> {
-    let stem_of = |r: &str| {
-        let p = Path::new(r);
-        let parent = p.parent().map(batch::rel_string).unwrap_or_default();
-        let stem = p
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if parent.is_empty() {
-            stem
-        } else {
-            format!("{parent}/{stem}")
-        }
-    };
-    let mut count: HashMap<String, usize> = HashMap::new();
-    for r in inputs {
-        *count.entry(stem_of(r)).or_default() += 1;
-    }
-    let mut used: HashSet<String> = HashSet::new();
-    let mut out = HashMap::new();
-    for r in inputs {
-        let s = stem_of(r);
-        let base = if count[&s] > 1 { r.clone() } else { s };
-        let mut cand = base.clone();
-        let mut n = 1;
-        while !used.insert(cand.clone()) {
-            n += 1;
-            cand = format!("{base}~{n}");
-        }
-        out.insert(r.clone(), cand);
-    }
-    out
-}
-
 /// Formats without repeats, text before JSON (a JSON recording the input's hash means the
 /// others are written), `json,txt` when none.
 fn order_formats(formats: &[Format]) -> Vec<Format> {
@@ -234,7 +198,7 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
         .filter(|r| Kind::by_extension(Path::new(r)).is_some())
         .cloned()
         .collect();
-    let bases = plan_outputs(&supported);
+    let bases = crate::naming::plan_outputs(&supported);
     let record = |rel: &str, state: FileState| FileRecord {
         rel: rel.to_string(),
         input: in_store.display(rel),
@@ -1252,20 +1216,6 @@ mod tests {
         assert_eq!(r.len(), 80);
         assert_eq!(r[79], Some([1976, 2000]));
         assert_eq!(split(3, 1), vec![Some([1, 1]), Some([2, 2]), Some([3, 3])]);
-    }
-
-    #[test]
-    fn output_names_follow_batch() {
-        let ins: Vec<String> = ["a/x.pdf", "a/x.tif", "a/y.pdf", "b/x.pdf", "x.pdf.pdf"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let p = plan_outputs(&ins);
-        assert_eq!(p["a/x.pdf"], "a/x.pdf");
-        assert_eq!(p["a/x.tif"], "a/x.tif");
-        assert_eq!(p["a/y.pdf"], "a/y");
-        assert_eq!(p["b/x.pdf"], "b/x");
-        assert_eq!(p["x.pdf.pdf"], "x.pdf");
     }
 
     #[test]

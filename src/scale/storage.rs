@@ -121,10 +121,10 @@ impl Storage for FsStorage {
             .collect();
         let (files, errors) = crate::batch::walk(&self.root, &exclude, &|_| false);
         (
-            files.iter().map(|p| crate::batch::rel_string(p)).collect(),
+            files.iter().map(|p| crate::naming::rel_string(p)).collect(),
             errors
                 .into_iter()
-                .map(|(p, e)| (crate::batch::rel_string(&p), e))
+                .map(|(p, e)| (crate::naming::rel_string(&p), e))
                 .collect(),
         )
     }
