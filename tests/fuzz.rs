@@ -777,7 +777,9 @@ fn fuzz_long() {
     let out = std::env::var_os("SOHOA_FUZZ_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz-out"));
-    let only = std::env::var("SOHOA_FUZZ_TARGETS").ok();
+    let only = std::env::var("SOHOA_FUZZ_TARGETS")
+        .ok()
+        .filter(|t| !t.trim().is_empty());
     std::fs::create_dir_all(&out).unwrap();
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -788,7 +790,7 @@ fn fuzz_long() {
     let slice = Duration::from_secs(secs.clamp(10, 120) / 2);
     let targets = ["triage", "image", "pdf", "split", "restore", "structure", "emit"];
     let mut found = 0;
-    'outer: loop {
+    'outer: while Instant::now() < deadline {
         for target in targets {
             if only.as_deref().is_some_and(|o| !o.split(',').any(|t| t == target)) {
                 continue;
