@@ -13,6 +13,7 @@ pub mod dpi;
 pub mod emit;
 pub mod error;
 pub mod eval;
+pub mod fault;
 pub mod inks;
 pub mod input;
 pub mod layout;

@@ -92,6 +92,10 @@ struct EngineArgs {
     /// built-in one.
     #[arg(long, env = "SOHOA_MODEL")]
     model: Option<PathBuf>,
+    /// Seconds a page may take once a worker has it; a page over it fails (reason "timeout")
+    /// and the run goes on. 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = sohoa::pipeline::DEFAULT_PAGE_TIMEOUT.as_secs_f64())]
+    page_timeout: f64,
 }
 
 fn parse_tess_var(s: &str) -> std::result::Result<(String, String), String> {
@@ -122,6 +126,8 @@ impl EngineArgs {
         }
         o.ocr.vars = self.tess_vars.clone();
         o.model_dir = self.model.clone();
+        o.page_timeout = (self.page_timeout.is_finite() && self.page_timeout > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.page_timeout.min(1e9)));
         o
     }
 }
@@ -188,7 +194,16 @@ struct EvalArgs {
 
 fn main() {
     reexec_with_single_threaded_openmp();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        // clap exits 2 on a usage error, which is our "bad input file": exit 1 as documented.
+        // --help and --version come here too, on stdout, and are not errors.
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() {
+            exit::USAGE
+        } else {
+            exit::OK
+        });
+    });
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

@@ -346,6 +346,12 @@ pub fn read_pdf_pages(
             },
             None => (None, None),
         };
+        if crate::fault::strikes(crate::fault::Fault::PdfiumFail, i + 1) {
+            return Err(Error::BadPdf(format!(
+                "page {}: PDFium could not render it (injected fault)",
+                i + 1
+            )));
+        }
         let image = if decision.as_ref().is_none_or(|d| d.source == Source::Ocr) {
             Some(render_page(&page, i, path, opts, &mut bitmap)?)
         } else {
