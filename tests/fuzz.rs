@@ -92,8 +92,20 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     let interesting = prop::sample::select(vec![
-        0u32, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fff_ffff,
-        0x8000_0000, 0xffff_fffe, 0xffff_ffff,
+        0u32,
+        1,
+        0x7f,
+        0x80,
+        0xff,
+        0x100,
+        0x7fff,
+        0x8000,
+        0xffff,
+        0x10000,
+        0x7fff_ffff,
+        0x8000_0000,
+        0xffff_fffe,
+        0xffff_ffff,
     ]);
     prop_oneof![
         (any::<Index>(), 0u8..8).prop_map(|(i, b)| Op::FlipBit(i, b)),
@@ -144,7 +156,11 @@ impl Mutant {
                     b[p] = *v;
                 }
                 Op::Interesting(i, width, v, be) => {
-                    let bytes = if *be { v.to_be_bytes() } else { v.to_le_bytes() };
+                    let bytes = if *be {
+                        v.to_be_bytes()
+                    } else {
+                        v.to_le_bytes()
+                    };
                     let w = *width as usize;
                     let src = if *be { &bytes[4 - w..] } else { &bytes[..w] };
                     let p = at(i, b.len()).min(b.len().saturating_sub(w));
@@ -255,26 +271,33 @@ fn check_file(bytes: &[u8]) -> Result<(), TestCaseError> {
     let opts = fuzz_raster_options();
     let mut pages = 0usize;
     let mut page_err: Option<String> = None;
-    let r = raster::for_each_input(f.path(), kind, &opts, Mode::Auto, &mut |_| {}, &mut |p, ms| {
-        pages += 1;
-        if !ms.is_finite() {
-            page_err = Some(format!("page {}: render time {ms}", p.index));
-        }
-        if let Some(img) = &p.image {
-            let px = img.width as u64 * img.height as u64;
-            if img.gray.len() as u64 != px
-                || px > opts.max_pixels
-                || !(img.dpi.is_finite() && img.dpi > 0.0)
-                || img.inks.as_ref().is_some_and(|i| i.len() as u64 != px)
-            {
-                page_err = Some(format!("bad page image {img:?}, {} bytes", img.gray.len()));
+    let r = raster::for_each_input(
+        f.path(),
+        kind,
+        &opts,
+        Mode::Auto,
+        &mut |_| {},
+        &mut |p, ms| {
+            pages += 1;
+            if !ms.is_finite() {
+                page_err = Some(format!("page {}: render time {ms}", p.index));
             }
-        } else if p.text.is_none() {
-            page_err = Some(format!("page {} has neither image nor text", p.index));
-        }
-        // Stop long files early: the first pages exercise the parser as well.
-        pages < 8
-    });
+            if let Some(img) = &p.image {
+                let px = img.width as u64 * img.height as u64;
+                if img.gray.len() as u64 != px
+                    || px > opts.max_pixels
+                    || !(img.dpi.is_finite() && img.dpi > 0.0)
+                    || img.inks.as_ref().is_some_and(|i| i.len() as u64 != px)
+                {
+                    page_err = Some(format!("bad page image {img:?}, {} bytes", img.gray.len()));
+                }
+            } else if p.text.is_none() {
+                page_err = Some(format!("page {} has neither image nor text", p.index));
+            }
+            // Stop long files early: the first pages exercise the parser as well.
+            pages < 8
+        },
+    );
     if let Some(e) = page_err {
         prop_assert!(false, "{e}");
     }
@@ -485,7 +508,10 @@ fn check_alto_schema(files: &[Vec<u8>]) {
         .unwrap();
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let bad = err.lines().find(|l| !l.ends_with("validates")).unwrap_or("");
+        let bad = err
+            .lines()
+            .find(|l| !l.ends_with("validates"))
+            .unwrap_or("");
         let n: usize = bad
             .rsplit('/')
             .next()
@@ -530,15 +556,20 @@ fn conf() -> impl Strategy<Value = f32> {
 }
 
 fn word() -> impl Strategy<Value = Word> {
-    (nasty_text(), nasty_text(), bbox(), conf(), prop::option::of(conf())).prop_map(
-        |(text, ocr, bbox, conf, rc)| Word {
+    (
+        nasty_text(),
+        nasty_text(),
+        bbox(),
+        conf(),
+        prop::option::of(conf()),
+    )
+        .prop_map(|(text, ocr, bbox, conf, rc)| Word {
             text,
             ocr_text: ocr,
             bbox,
             conf,
             restore_conf: rc,
-        },
-    )
+        })
 }
 
 fn line() -> impl Strategy<Value = Line> {
@@ -676,7 +707,9 @@ proptest! {
 fn fuzz_emit() {
     let mut runner = TestRunner::new(config(60));
     let alto = std::cell::RefCell::new(Vec::new());
-    let r = runner.run(&fuzz_document(), |doc| check_emit(&doc, &mut alto.borrow_mut()));
+    let r = runner.run(&fuzz_document(), |doc| {
+        check_emit(&doc, &mut alto.borrow_mut())
+    });
     if let Err(e) = r {
         panic!("{e}");
     }
@@ -689,9 +722,16 @@ fn fuzz_emit() {
 #[test]
 fn restore_survives_a_one_megabyte_line_and_nul_bytes() {
     let syllables = ["cong", "hoa", "xa", "hoi", "chu", "nghia", "viet", "nam"];
-    let big: String = (0..240_000).map(|i| syllables[i % 8]).collect::<Vec<_>>().join(" ");
+    let big: String = (0..240_000)
+        .map(|i| syllables[i % 8])
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(big.len() >= 1 << 20);
-    let lines = vec![big, "a\0b\u{202e}c\u{301}\u{301}\u{301}".to_string(), String::new()];
+    let lines = vec![
+        big,
+        "a\0b\u{202e}c\u{301}\u{301}\u{301}".to_string(),
+        String::new(),
+    ];
     let t = Instant::now();
     check_restore(&lines).unwrap();
     assert!(t.elapsed() < Duration::from_secs(120), "{:?}", t.elapsed());
@@ -788,11 +828,22 @@ fn fuzz_long() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let slice = Duration::from_secs(secs.clamp(10, 120) / 2);
-    let targets = ["triage", "image", "pdf", "split", "restore", "structure", "emit"];
+    let targets = [
+        "triage",
+        "image",
+        "pdf",
+        "split",
+        "restore",
+        "structure",
+        "emit",
+    ];
     let mut found = 0;
     'outer: while Instant::now() < deadline {
         for target in targets {
-            if only.as_deref().is_some_and(|o| !o.split(',').any(|t| t == target)) {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|t| t == target))
+            {
                 continue;
             }
             if Instant::now() >= deadline {
