@@ -6,6 +6,7 @@
 //! the archive front-ends. Everything the CLI does is callable from here.
 
 pub mod batch;
+pub mod budget;
 pub mod clean;
 pub mod deskew;
 pub mod doc;

@@ -43,6 +43,8 @@ pub struct Options {
     /// usable); clean-up, layout analysis and restoration are checked between stages, so a
     /// page can overrun by the time of one of those (seconds, for a huge page).
     pub page_timeout: Option<Duration>,
+    /// Bytes the pages in flight may take together (`--memory-budget`, [`crate::budget`]).
+    pub memory_budget: u64,
 }
 
 /// `--page-timeout`'s default: OCRmyPDF gives Tesseract 180 s a page; a dense 600 dpi A3 page
@@ -63,6 +65,7 @@ impl Default for Options {
             structure: true,
             mode: Mode::Auto,
             page_timeout: Some(DEFAULT_PAGE_TIMEOUT),
+            memory_budget: crate::budget::DEFAULT_BUDGET,
         }
     }
 }
@@ -121,6 +124,8 @@ impl Pipeline {
             .thread_name(|i| format!("sohoa-ocr-{i}"))
             .build()
             .map_err(|e| Error::Ocr(format!("thread pool: {e}")))?;
+        let mut opts = opts;
+        opts.raster.budget = Some(crate::budget::MemoryBudget::new(opts.memory_budget));
         Ok(Pipeline {
             opts: Options { jobs, ..opts },
             restorer,
@@ -443,11 +448,13 @@ impl Pipeline {
         raster_ms: f64,
         deadline: Option<Instant>,
     ) -> Result<Page> {
+        // `_permit` (not `_`): the page's share of the memory budget is held until it is done.
         let PageInput {
             index,
             image,
             text,
             decision,
+            permit: _permit,
         } = input;
         let (Some(text), Some(decision)) = (text, decision) else {
             let image = image.ok_or_else(|| Error::Ocr(format!("page {}: no image", index + 1)))?;

@@ -355,3 +355,110 @@ fn a_read_only_output_exits_5_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert_eq!(files(&m.0), Vec::<String>::new());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resource limits.
+
+/// A one-page PDF of `w` x `h` points (14,400 is PDF's largest) with a few strokes on it.
+fn poster_pdf(w: u32, h: u32) -> Vec<u8> {
+    let content = format!(
+        "20 w 100 100 m {} {} l S 100 {} m {} 100 l S",
+        w - 100,
+        h - 100,
+        h - 100,
+        w - 100
+    );
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w} {h}] /Contents 4 0 R >>"),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        pdf.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// Peak resident memory of the finished children of this process, in bytes.
+fn children_peak_rss() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    ru.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn a_batch_of_bombs_stays_under_one_gib_and_each_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = dir.path().join("in");
+    std::fs::create_dir_all(&inp).unwrap();
+    // Two posters that render at the 60-megapixel cap (~515 MB each at work: two at once were
+    // over 1 GiB before the memory budget), a PNG whose header claims 3.6 gigapixels and a TIFF
+    // page of 20,000 x 20,000 (400 megapixels, over --max-image-mpixels).
+    std::fs::write(inp.join("poster-1.pdf"), poster_pdf(14400, 14400)).unwrap();
+    std::fs::write(inp.join("poster-2.pdf"), poster_pdf(10000, 14400)).unwrap();
+    let mut png = std::fs::read(root().join("tests/fuzz/corpus/image/grey.png")).unwrap();
+    png[16..24].copy_from_slice(&[0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60]);
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    std::fs::write(inp.join("bomb.png"), png).unwrap();
+    std::fs::copy(
+        root().join("tests/data/faults/bomb-400mpx.tif"),
+        inp.join("bomb.tif"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root().join("tests/data/formats/sample.png"),
+        inp.join("fine.png"),
+    )
+    .unwrap();
+
+    let out = dir.path().join("out");
+    let o = batch("", &inp, &out, &[]);
+    let peak = children_peak_rss();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let r = report(&out);
+    for name in ["poster-1.pdf", "poster-2.pdf", "fine.png"] {
+        assert_eq!(entry(&r, name)["status"], "ok", "{name}: {r}");
+    }
+    for name in ["bomb.png", "bomb.tif"] {
+        assert_eq!(entry(&r, name)["reason"], "too-large", "{name}: {r}");
+    }
+    assert!(peak < 1 << 30, "peak {} MiB", peak >> 20);
+}
+
+/// PNG's chunk checksum (CRC-32, ISO 3309).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xffff_ffffu32;
+    for &b in bytes {
+        c ^= b as u32;
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}

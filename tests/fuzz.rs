@@ -229,6 +229,7 @@ fn fuzz_raster_options() -> RasterOptions {
     RasterOptions {
         dpi: 50.0,
         max_pixels: 2_000_000,
+        max_image_pixels: 2_000_000,
         ..RasterOptions::default()
     }
 }
