@@ -133,7 +133,7 @@ impl RasterOptions {
             if px > b.max_pixels() {
                 return Err(Error::TooLarge(format!(
                     "{what} is {w}x{h} pixels: it needs about {} MiB, over the memory budget of {} MiB (--memory-budget)",
-                    px * BYTES_PER_PIXEL >> 20,
+                    (px * BYTES_PER_PIXEL) >> 20,
                     b.total() >> 20
                 )));
             }

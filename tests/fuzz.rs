@@ -972,7 +972,7 @@ fn run_slice(
                         if target == "restore" {
                             check_restore(&lines)
                         } else {
-                            check_structure(&[lines.clone()])
+                            check_structure(std::slice::from_ref(&lines))
                         }
                     })
                 })
