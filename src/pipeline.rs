@@ -252,9 +252,11 @@ impl Pipeline {
                             )
                         }))
                         .unwrap_or_else(|_| {
-                            Err(Error::BadImage(format!(
-                                "the {kind:?} decoder crashed on this file"
-                            )))
+                            let why = "the decoder crashed on this file".to_string();
+                            Err(match kind {
+                                input::Kind::Pdf => Error::BadPdf(why),
+                                _ => Error::BadImage(why),
+                            })
                         })
                     };
                     if !started {
