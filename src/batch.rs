@@ -650,8 +650,23 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                 }
                 entry.sha256 = Some(doc.source.sha256.clone());
                 let outs = out_paths(&bases[rel]);
-                for (f, o) in &outs {
-                    emit::write_atomic(&out_dir.join(o), &emit::render(&doc, *f))?;
+                // All of an input's outputs or none: each file is written atomically, and when
+                // one cannot be (disk full, read-only) those already written for it go again.
+                for (k, (f, o)) in outs.iter().enumerate() {
+                    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        emit::render(&doc, *f)
+                    }))
+                    .map_err(|_| Error::Write {
+                        path: out_dir.join(o),
+                        source: std::io::Error::other("the writer crashed on this document"),
+                    })
+                    .and_then(|bytes| emit::write_atomic(&out_dir.join(o), &bytes));
+                    if let Err(e) = written {
+                        for (_, done) in &outs[..k] {
+                            let _ = std::fs::remove_file(out_dir.join(done));
+                        }
+                        return Err(e);
+                    }
                 }
                 journal.append(&Done {
                     input: rel_string(rel),

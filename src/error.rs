@@ -33,6 +33,9 @@ pub enum Error {
     Missing { what: String },
     #[error("OCR engine error: {0}")]
     Ocr(String),
+    /// A page over `--page-timeout`.
+    #[error("timed out: {0}")]
+    Timeout(String),
     #[error("restoration model error: {0}")]
     Model(String),
     #[error("cannot read {path}: {source}")]
@@ -76,6 +79,7 @@ impl Error {
             Error::TooLarge(_) => "too-large",
             Error::Missing { .. } => "missing-dependency",
             Error::Ocr(_) => "ocr",
+            Error::Timeout(_) => "timeout",
             Error::Model(_) => "model",
             Error::Read { .. } => "unreadable",
             Error::Write { .. } => "write",

@@ -6,6 +6,7 @@
 //! the archive front-ends. Everything the CLI does is callable from here.
 
 pub mod batch;
+pub mod budget;
 pub mod clean;
 pub mod deskew;
 pub mod doc;
@@ -13,6 +14,7 @@ pub mod dpi;
 pub mod emit;
 pub mod error;
 pub mod eval;
+pub mod fault;
 pub mod fields;
 pub mod inks;
 pub mod input;

@@ -92,6 +92,18 @@ struct EngineArgs {
     /// built-in one.
     #[arg(long, env = "SOHOA_MODEL")]
     model: Option<PathBuf>,
+    /// Seconds a page may take once a worker has it; a page over it fails (reason "timeout")
+    /// and the run goes on. 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = sohoa::pipeline::DEFAULT_PAGE_TIMEOUT.as_secs_f64())]
+    page_timeout: f64,
+    /// Refuse images (PNG, JPEG, TIFF pages) with more pixels than this many million, as
+    /// decompression bombs (OCRmyPDF's default). PDF pages are rendered smaller instead.
+    #[arg(long, value_name = "MPIXELS", default_value_t = 250.0)]
+    max_image_mpixels: f64,
+    /// Memory the pages in flight may take together, in MiB; a page waits for its share, and
+    /// one page larger than it is rendered smaller (PDF) or refused (image).
+    #[arg(long, value_name = "MIB", default_value_t = sohoa::budget::DEFAULT_BUDGET >> 20)]
+    memory_budget: u64,
 }
 
 fn parse_tess_var(s: &str) -> std::result::Result<(String, String), String> {
@@ -122,6 +134,12 @@ impl EngineArgs {
         }
         o.ocr.vars = self.tess_vars.clone();
         o.model_dir = self.model.clone();
+        if self.max_image_mpixels.is_finite() && self.max_image_mpixels > 0.0 {
+            o.raster.max_image_pixels = (self.max_image_mpixels * 1e6).min(1e15) as u64;
+        }
+        o.memory_budget = self.memory_budget.clamp(64, 1 << 30) << 20;
+        o.page_timeout = (self.page_timeout.is_finite() && self.page_timeout > 0.0)
+            .then(|| std::time::Duration::from_secs_f64(self.page_timeout.min(1e9)));
         o
     }
 }
@@ -191,7 +209,16 @@ struct EvalArgs {
 
 fn main() {
     reexec_with_single_threaded_openmp();
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        // clap exits 2 on a usage error, which is our "bad input file": exit 1 as documented.
+        // --help and --version come here too, on stdout, and are not errors.
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() {
+            exit::USAGE
+        } else {
+            exit::OK
+        });
+    });
     let level = match cli.verbose {
         0 => "warn",
         1 => "info",

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::raster::PageImage;
 use std::os::raw::{c_int, c_void};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use tesseract_rs::{TessPageIteratorLevel as Level, TessPageSegMode, TesseractAPI};
 
 /// The model sohoa uses unless told otherwise: Debian's `tesseract-ocr-script-viet`
@@ -113,6 +114,54 @@ pub fn tesseract_library() -> Option<std::path::PathBuf> {
 extern "C" {
     fn TessResultIteratorGetPageIterator(ri: *mut c_void) -> *mut c_void;
     fn TessPageIteratorIsAtBeginningOf(pi: *const c_void, level: c_int) -> c_int;
+    fn TessResultIteratorGetUTF8Text(ri: *mut c_void, level: c_int) -> *mut std::os::raw::c_char;
+    fn TessDeleteText(text: *mut std::os::raw::c_char);
+    fn TessBaseAPIRecognize(api: *mut c_void, monitor: *mut c_void) -> c_int;
+    fn TessMonitorCreate() -> *mut c_void;
+    fn TessMonitorDelete(monitor: *mut c_void);
+    fn TessMonitorSetDeadlineMSecs(monitor: *mut c_void, deadline: c_int);
+}
+
+/// Tesseract's progress monitor (`ETEXT_DESC`) with a deadline: the recogniser checks it before
+/// every word and gives up on the page once it has passed. Page layout analysis, which comes
+/// first, does not check it; see [`crate::pipeline::Options::page_timeout`].
+struct Monitor(*mut c_void);
+
+impl Monitor {
+    fn until(deadline: Instant) -> Monitor {
+        let ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .clamp(1, i32::MAX as u128) as c_int;
+        let m = unsafe { TessMonitorCreate() };
+        if !m.is_null() {
+            unsafe { TessMonitorSetDeadlineMSecs(m, ms) };
+        }
+        Monitor(m)
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            unsafe { TessMonitorDelete(self.0) };
+        }
+    }
+}
+
+/// The error for a page whose deadline passed.
+pub fn timeout(page: usize) -> Error {
+    Error::Timeout(format!("page {page}: over the per-page time limit"))
+}
+
+/// A word's text as Tesseract gives it: UTF-8 in principle, but a damaged model or a bug can
+/// hand back anything, and one bad word must not lose the page (tesseract-rs's own getter drops
+/// the word). Invalid bytes become U+FFFD; control characters are dropped.
+fn word_text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 pub struct Engine {
@@ -198,11 +247,25 @@ impl Engine {
         &self.opts
     }
 
-    /// Recognise one page: lines in Tesseract's reading order, each with its words.
-    pub fn recognize(&mut self, page: &PageImage) -> Result<Vec<Line>> {
+    /// Recognise one page: lines in Tesseract's reading order, each with its words. Past
+    /// `deadline` the recogniser stops and the page fails with [`Error::Timeout`].
+    pub fn recognize(&mut self, page: &PageImage, deadline: Option<Instant>) -> Result<Vec<Line>> {
+        use crate::fault::{strikes, Fault};
         let (w, h) = (page.width as i32, page.height as i32);
         if w < 3 || h < 3 {
             return Ok(Vec::new());
+        }
+        let page_no = page.index + 1;
+        if strikes(Fault::OcrPanic, page_no) {
+            panic!("injected fault: Tesseract crashed on page {page_no}");
+        }
+        if strikes(Fault::OcrHang, page_no) {
+            // An engine stuck in a loop that still looks at its monitor, as Tesseract's
+            // recogniser does between words.
+            while deadline.is_none_or(|d| Instant::now() < d) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Err(timeout(page_no));
         }
         self.api
             .set_image(&page.gray, w, h, 1, w)
@@ -212,7 +275,26 @@ impl Engine {
             .map_err(ocr_err)?;
         {
             let _scope = crate::tess_shim::RecognizeScope::enter();
-            self.api.recognize().map_err(ocr_err)?;
+            let monitor = deadline.map(Monitor::until);
+            let handle = self
+                .api
+                .handle
+                .lock()
+                .map_err(|_| Error::Ocr("engine lock poisoned".into()))?;
+            let rc = unsafe {
+                TessBaseAPIRecognize(
+                    *handle,
+                    monitor.as_ref().map_or(std::ptr::null_mut(), |m| m.0),
+                )
+            };
+            drop(handle);
+            if rc != 0 {
+                let _ = self.api.clear();
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(timeout(page_no));
+                }
+                return Err(Error::Ocr(format!("page {page_no}: recognition failed")));
+            }
         }
         let it = match self.api.get_iterator() {
             Ok(it) => it,
@@ -240,8 +322,14 @@ impl Engine {
                 lines.push(Line::new(bbox, conf, block));
             }
             first = false;
-            if let Ok(text) = it.get_utf8_text(Level::RIL_WORD) {
-                let text = crate::text::nfc(text.trim());
+            let ptr = unsafe { TessResultIteratorGetUTF8Text(raw, Level::RIL_WORD as c_int) };
+            if !ptr.is_null() {
+                let mut bytes = unsafe { std::ffi::CStr::from_ptr(ptr) }.to_bytes().to_vec();
+                unsafe { TessDeleteText(ptr) };
+                if strikes(Fault::OcrGarbage, page_no) {
+                    bytes.splice(0..0, *b"\xff\xfe\xc3\x28\x00\x1b[31m\xed\xa0\x80");
+                }
+                let text = crate::text::nfc(word_text(&bytes).trim());
                 if !text.is_empty() && !is_scan_noise(&text) {
                     let bbox = it
                         .get_bounding_box(Level::RIL_WORD)

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -37,7 +37,19 @@ pub struct Options {
     pub structure: bool,
     /// What to do with PDF pages that already have text (`--mode`).
     pub mode: Mode,
+    /// A page still being worked on this long after a worker took it fails with
+    /// [`Error::Timeout`] and the run goes on (`--page-timeout`; `None`: no limit). Tesseract's
+    /// recogniser checks the deadline between words (its own monitor, so the engine stays
+    /// usable); clean-up, layout analysis and restoration are checked between stages, so a
+    /// page can overrun by the time of one of those (seconds, for a huge page).
+    pub page_timeout: Option<Duration>,
+    /// Bytes the pages in flight may take together (`--memory-budget`, [`crate::budget`]).
+    pub memory_budget: u64,
 }
+
+/// `--page-timeout`'s default: OCRmyPDF gives Tesseract 180 s a page; a dense 600 dpi A3 page
+/// takes about a minute here, so five leave room for slow machines and still end a stuck page.
+pub const DEFAULT_PAGE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Default for Options {
     fn default() -> Self {
@@ -52,6 +64,8 @@ impl Default for Options {
                 .unwrap_or(1),
             structure: true,
             mode: Mode::Auto,
+            page_timeout: Some(DEFAULT_PAGE_TIMEOUT),
+            memory_budget: crate::budget::DEFAULT_BUDGET,
         }
     }
 }
@@ -110,6 +124,8 @@ impl Pipeline {
             .thread_name(|i| format!("sohoa-ocr-{i}"))
             .build()
             .map_err(|e| Error::Ocr(format!("thread pool: {e}")))?;
+        let mut opts = opts;
+        opts.raster.budget = Some(crate::budget::MemoryBudget::new(opts.memory_budget));
         Ok(Pipeline {
             opts: Options { jobs, ..opts },
             restorer,
@@ -224,14 +240,24 @@ impl Pipeline {
                                 })
                                 .is_ok()
                         };
-                        raster::for_each_input(
-                            path,
-                            kind,
-                            &raster_opts,
-                            mode,
-                            &mut on_count,
-                            &mut on_page,
-                        )
+                        // A decoder that panics on a damaged file fails that file, not the run.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            raster::for_each_input(
+                                path,
+                                kind,
+                                &raster_opts,
+                                mode,
+                                &mut on_count,
+                                &mut on_page,
+                            )
+                        }))
+                        .unwrap_or_else(|_| {
+                            let why = "the decoder crashed on this file".to_string();
+                            Err(match kind {
+                                input::Kind::Pdf => Error::BadPdf(why),
+                                _ => Error::BadImage(why),
+                            })
+                        })
                     };
                     if !started {
                         source.pages = pages_sent;
@@ -405,21 +431,41 @@ impl Pipeline {
     /// One page as the renderer handed it on: its PDF text taken (born-digital pages, exact, not
     /// restored), an earlier OCR layer kept (restored as OCR text is, when the decision says so),
     /// or the image OCR'd (with any text overlay of a scan kept apart in `Page::overlay`).
+    ///
+    /// A panic while the page is worked on (a crash in the engine, a bug on one odd page) fails
+    /// this page only: the engine it had is dropped, not reused, and the worker goes on.
     pub fn process_input(&self, input: PageInput, raster_ms: f64) -> Result<Page> {
+        let page = input.index + 1;
+        let deadline = self.deadline();
+        guard(page, || self.process_input_by(input, raster_ms, deadline))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.opts.page_timeout.map(|t| Instant::now() + t)
+    }
+
+    fn process_input_by(
+        &self,
+        input: PageInput,
+        raster_ms: f64,
+        deadline: Option<Instant>,
+    ) -> Result<Page> {
+        // `_permit` (not `_`): the page's share of the memory budget is held until it is done.
         let PageInput {
             index,
             image,
             text,
             decision,
+            permit: _permit,
         } = input;
         let (Some(text), Some(decision)) = (text, decision) else {
             let image = image.ok_or_else(|| Error::Ocr(format!("page {}: no image", index + 1)))?;
-            return self.process_page(image, raster_ms);
+            return self.process_page_by(image, raster_ms, deadline);
         };
         let legacy = text.legacy.map(|e| e.name().to_string());
         let mut page = match (decision.source, image) {
             (Source::Ocr, Some(image)) => {
-                let mut p = self.process_page(image, raster_ms)?;
+                let mut p = self.process_page_by(image, raster_ms, deadline)?;
                 if text.kind == PageKind::ScanWithOverlay {
                     p.overlay = text.visible;
                 }
@@ -474,8 +520,24 @@ impl Pipeline {
         Ok(page)
     }
 
-    /// Clean, OCR and restore one page.
+    /// Clean, OCR and restore one page (a panic fails the page, as in [`Self::process_input`]).
     pub fn process_page(&self, image: PageImage, raster_ms: f64) -> Result<Page> {
+        let page = image.index + 1;
+        let deadline = self.deadline();
+        guard(page, || self.process_page_by(image, raster_ms, deadline))
+    }
+
+    fn process_page_by(
+        &self,
+        image: PageImage,
+        raster_ms: f64,
+        deadline: Option<Instant>,
+    ) -> Result<Page> {
+        let page_no = image.index + 1;
+        let check = || match deadline {
+            Some(d) if Instant::now() >= d => Err(crate::ocr::timeout(page_no)),
+            _ => Ok(()),
+        };
         let mut timings = Timings {
             rasterise_ms: raster_ms,
             ..Default::default()
@@ -491,12 +553,18 @@ impl Pipeline {
             report.scale
         );
         timings.clean_ms = t.elapsed().as_secs_f64() * 1e3;
+        check()?;
 
         let t = Instant::now();
         let mut engine = self.take_engine()?;
-        let result = self.ocr_upright(&mut engine, image);
+        // A panic in here unwinds past `give_engine`: an engine that crashed is not reused.
+        let result = self.ocr_upright(&mut engine, image, deadline);
         self.give_engine(engine);
         let (mut lines, rotation, read) = result?;
+        if crate::fault::strikes(crate::fault::Fault::WorkerPanic, page_no) {
+            panic!("injected fault: the worker died on page {page_no}");
+        }
+        check()?;
         // Tables are found on the image Tesseract read, in its pixels, before boxes are scaled.
         let mut tables = crate::layout::read_tables(
             &read.gray,
@@ -530,6 +598,7 @@ impl Pipeline {
             r.restore_ocr_lines(&mut lines)?;
             timings.restore_ms = t.elapsed().as_secs_f64() * 1e3;
         }
+        check()?;
         Ok(Page {
             index: index + 1,
             width,
@@ -559,8 +628,9 @@ impl Pipeline {
         &self,
         engine: &mut Engine,
         image: PageImage,
+        deadline: Option<Instant>,
     ) -> Result<(Vec<crate::doc::Line>, i32, PageImage)> {
-        let lines = engine.recognize(&image)?;
+        let lines = engine.recognize(&image, deadline)?;
         let score = |ls: &[crate::doc::Line]| -> (usize, f32) {
             let words: Vec<f32> = ls
                 .iter()
@@ -580,11 +650,14 @@ impl Pipeline {
         if !self.opts.clean.enabled || (n >= 20 && mean >= 70.0) {
             return Ok((lines, 0, image));
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(crate::ocr::timeout(image.index + 1));
+        }
         let Some(rot) = engine.detect_rotation(&image) else {
             return Ok((lines, 0, image));
         };
         let turned = clean::rotate(&image, rot);
-        let again = engine.recognize(&turned)?;
+        let again = engine.recognize(&turned, deadline)?;
         let (n2, mean2) = score(&again);
         log::debug!("rotation {rot}: {n} words at {mean:.0} -> {n2} words at {mean2:.0}");
         Ok(if (n2 as f32) * mean2 > (n as f32) * mean * 1.2 {
@@ -593,6 +666,20 @@ impl Pipeline {
             (lines, 0, image)
         })
     }
+}
+
+/// Runs one page's work, turning a panic into that page's error.
+fn guard(page: usize, work: impl FnOnce() -> Result<Page>) -> Result<Page> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(Error::Ocr(format!(
+            "page {page}: the worker crashed ({why})"
+        )))
+    })
 }
 
 /// Hands the pages that a finished page's buffers freed back to the OS. Page images, Tesseract's

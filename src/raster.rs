@@ -4,6 +4,7 @@
 //! lock, so rendering happens on one thread that feeds the OCR workers). Images are decoded with
 //! `image`, TIFF pages (Group 4 fax included) one by one with `tiff`.
 
+use crate::budget::{MemoryBudget, Permit, BYTES_PER_PIXEL};
 use crate::dpi::DpiSource;
 use crate::error::{Error, Result};
 use crate::inks::InkMap;
@@ -12,7 +13,7 @@ use crate::textlayer::{self, Decision, Mode, PageText, Source};
 use pdfium_render::prelude::*;
 use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// A page as the OCR stage sees it: 8-bit grey, row-major, no padding.
 #[derive(Clone)]
@@ -82,9 +83,15 @@ pub struct RasterOptions {
     /// Render PDF pages that are one bilevel scan at the scan's own resolution, unsmoothed, when
     /// it is below `dpi` (clean-up then upscales them).
     pub native_bilevel: bool,
-    /// Pages larger than this many pixels are rendered at a lower resolution (decompression bombs,
-    /// 5 m posters) instead of exhausting memory.
+    /// PDF pages larger than this many pixels are rendered at a lower resolution (decompression
+    /// bombs, 5 m posters) instead of exhausting memory.
     pub max_pixels: u64,
+    /// Images (PNG, JPEG, TIFF pages) with more pixels are refused as too large
+    /// (`--max-image-mpixels`; 250 million, as OCRmyPDF).
+    pub max_image_pixels: u64,
+    /// The memory budget pages reserve from before they are decoded or rendered
+    /// ([`crate::budget`]); it also caps the pixels of one page. `None`: no budget.
+    pub budget: Option<Arc<MemoryBudget>>,
     /// PDFium library path; `None` searches (see [`pdfium_candidates`]).
     pub pdfium: Option<PathBuf>,
 }
@@ -97,8 +104,55 @@ impl Default for RasterOptions {
             estimate_dpi: true,
             native_bilevel: std::env::var("SOHOA_NATIVE_BILEVEL").map_or(true, |v| v != "0"),
             max_pixels: 60_000_000,
+            max_image_pixels: 250_000_000,
+            budget: None,
             pdfium: None,
         }
+    }
+}
+
+impl RasterOptions {
+    /// The pixels a PDF page is rendered at most: `max_pixels`, less where the budget is smaller.
+    fn pdf_pixel_cap(&self) -> u64 {
+        self.budget
+            .as_ref()
+            .map_or(self.max_pixels, |b| self.max_pixels.min(b.max_pixels()))
+    }
+
+    /// Refuse an image of `w` x `h` pixels over `--max-image-mpixels` or the memory budget, else
+    /// reserve its share of the budget.
+    fn admit_image(&self, w: u64, h: u64, what: &str) -> Result<Option<Permit>> {
+        let px = w.saturating_mul(h);
+        if px > self.max_image_pixels {
+            return Err(Error::TooLarge(format!(
+                "{what} is {w}x{h} pixels, over the limit of {} million (--max-image-mpixels)",
+                self.max_image_pixels / 1_000_000
+            )));
+        }
+        if let Some(b) = &self.budget {
+            if px > b.max_pixels() {
+                return Err(Error::TooLarge(format!(
+                    "{what} is {w}x{h} pixels: it needs about {} MiB, over the memory budget of {} MiB (--memory-budget)",
+                    (px * BYTES_PER_PIXEL) >> 20,
+                    b.total() >> 20
+                )));
+            }
+        }
+        Ok(self.reserve(px))
+    }
+
+    fn reserve(&self, pixels: u64) -> Option<Permit> {
+        self.budget
+            .as_ref()
+            .map(|b| b.reserve(pixels.saturating_mul(BYTES_PER_PIXEL)))
+    }
+
+    /// The most pixels an image may have: what `decode_image` and `tiff_page` let decoders
+    /// allocate (times 4 bytes).
+    fn image_pixel_cap(&self) -> u64 {
+        self.budget.as_ref().map_or(self.max_image_pixels, |b| {
+            self.max_image_pixels.min(b.max_pixels())
+        })
     }
 }
 
@@ -195,15 +249,18 @@ pub struct PageInput {
     pub image: Option<PageImage>,
     pub text: Option<Box<PageText>>,
     pub decision: Option<Decision>,
+    /// The page's share of the memory budget, held until the page is done with.
+    pub permit: Option<Permit>,
 }
 
 impl PageInput {
-    pub fn image(image: PageImage) -> PageInput {
+    pub fn image(image: PageImage, permit: Option<Permit>) -> PageInput {
         PageInput {
             index: image.index,
             image: Some(image),
             text: None,
             decision: None,
+            permit,
         }
     }
 }
@@ -232,9 +289,9 @@ pub fn for_each_input(
         ),
         _ => {
             let mut t0 = std::time::Instant::now();
-            for_each_page(path, kind, opts, on_count, &mut |img| {
+            each_page(path, kind, opts, on_count, &mut |img, permit| {
                 let ms = t0.elapsed().as_secs_f64() * 1e3;
-                let go = on_input(PageInput::image(img), ms);
+                let go = on_input(PageInput::image(img, permit), ms);
                 t0 = std::time::Instant::now();
                 go
             })
@@ -251,13 +308,27 @@ pub fn for_each_page(
     on_count: &mut dyn FnMut(usize),
     on_page: &mut dyn FnMut(PageImage) -> bool,
 ) -> Result<usize> {
+    // The page's permit is held while `on_page` works on it.
+    each_page(path, kind, opts, on_count, &mut |page, _permit| {
+        on_page(page)
+    })
+}
+
+/// [`for_each_page`], each page with its share of the memory budget.
+fn each_page(
+    path: &Path,
+    kind: Kind,
+    opts: &RasterOptions,
+    on_count: &mut dyn FnMut(usize),
+    on_page: &mut dyn FnMut(PageImage, Option<Permit>) -> bool,
+) -> Result<usize> {
     match kind {
-        Kind::Pdf => pdf_pages(path, opts, on_count, on_page),
+        Kind::Pdf => pdf_pages(path, opts, on_count, &mut |page| on_page(page, None)),
         Kind::Tiff => tiff_pages(path, opts, on_count, on_page),
         Kind::Png | Kind::Jpeg => {
             on_count(1);
-            let page = decode_image(path, kind, opts)?;
-            on_page(page);
+            let (page, permit) = decode_image(path, kind, opts)?;
+            on_page(page, permit);
             Ok(1)
         }
     }
@@ -312,6 +383,11 @@ pub fn read_pdf_pages(
     on_page: &mut dyn FnMut(PageInput, f64) -> bool,
 ) -> Result<usize> {
     let pdfium = pdfium(opts.pdfium.as_deref())?;
+    let capped = RasterOptions {
+        max_pixels: opts.pdf_pixel_cap(),
+        ..opts.clone()
+    };
+    let opts = &capped;
     let mut doc = pdfium.load_pdf_from_file(path, None).map_err(pdf_error)?;
     let n = doc.pages().len() as usize;
     if n == 0 {
@@ -346,10 +422,28 @@ pub fn read_pdf_pages(
             },
             None => (None, None),
         };
-        let image = if decision.as_ref().is_none_or(|d| d.source == Source::Ocr) {
-            Some(render_page(&page, i, path, opts, &mut bitmap)?)
+        if crate::fault::strikes(crate::fault::Fault::PdfiumFail, i + 1) {
+            return Err(Error::BadPdf(format!(
+                "page {}: PDFium could not render it (injected fault)",
+                i + 1
+            )));
+        }
+        let (image, permit) = if decision.as_ref().is_none_or(|d| d.source == Source::Ocr) {
+            // Reserved at the resolution OCR will see (a low-resolution bilevel scan rendered
+            // at its own is upscaled to about that by clean-up).
+            let d = render_dpi(&page, opts) as f64;
+            let (wpt, hpt) = (
+                page.width().value.abs() as f64,
+                page.height().value.abs() as f64,
+            );
+            let px = (wpt / 72.0 * d).round() * (hpt / 72.0 * d).round();
+            let permit = opts.reserve(if px.is_finite() { px as u64 } else { 0 });
+            (
+                Some(render_page(&page, i, path, opts, &mut bitmap)?),
+                permit,
+            )
         } else {
-            None
+            (None, None)
         };
         drop(page);
         let input = PageInput {
@@ -357,6 +451,7 @@ pub fn read_pdf_pages(
             image,
             text,
             decision,
+            permit,
         };
         if !on_page(input, t0.elapsed().as_secs_f64() * 1e3) {
             break;
@@ -366,6 +461,9 @@ pub fn read_pdf_pages(
 }
 
 const REOPEN_EVERY_PAGES: usize = 16;
+
+/// A3 at 300 dpi is 17.5 million pixels.
+const BITMAP_CACHE_MAX_PIXELS: usize = 20_000_000;
 
 /// The last page's PDFium bitmap, kept for the next page of the same size. A 300 dpi A4 BGRx
 /// bitmap is 35 MB; allocating it afresh for every page cost ~8,700 page faults a page.
@@ -442,6 +540,9 @@ fn render_page(
         .map_err(pdf_error)?;
     let (bw, bh) = (bitmap.width() as usize, bitmap.height() as usize);
     let raw = bitmap.as_raw_bytes();
+    // Only ordinary page sizes are worth keeping: a poster's bitmap (up to 240 MB) would stay
+    // outside the memory budget until the next page.
+    let keep = bw * bh <= BITMAP_CACHE_MAX_PIXELS;
     let stride = raw.len().checked_div(bh).unwrap_or(0);
     if stride < bw * 4 {
         return Err(Error::BadPdf(format!(
@@ -457,6 +558,9 @@ fn render_page(
             gray[y * bw + x] = luma(px[2], px[1], px[0]);
             inks.note(y * bw + x, px[2], px[1], px[0]);
         }
+    }
+    if !keep {
+        *cache = None;
     }
     Ok(PageImage {
         index: i,
@@ -520,7 +624,11 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
     ((r as u32 * 299 + g as u32 * 587 + b as u32 * 114 + 500) / 1000) as u8
 }
 
-fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageImage> {
+fn decode_image(
+    path: &Path,
+    kind: Kind,
+    opts: &RasterOptions,
+) -> Result<(PageImage, Option<Permit>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::Read {
         path: path.to_path_buf(),
         source: e,
@@ -530,17 +638,23 @@ fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageIma
         Kind::Jpeg => jpeg_dpi(&bytes),
         _ => None,
     };
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes));
-    reader.set_format(match kind {
+    let format = match kind {
         Kind::Png => image::ImageFormat::Png,
         _ => image::ImageFormat::Jpeg,
-    });
+    };
+    // The header's size first: a bomb is refused, and a page waits for its share of the memory
+    // budget, before anything is allocated for its pixels.
+    let (w, h) = image::ImageReader::with_format(std::io::Cursor::new(&bytes), format)
+        .into_dimensions()
+        .map_err(|e| Error::BadImage(e.to_string()))?;
+    let permit = opts.admit_image(w as u64, h as u64, "the image")?;
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(&bytes), format);
     let mut limits = image::Limits::default();
-    limits.max_alloc = Some(opts.max_pixels * 4);
+    limits.max_alloc = Some(opts.image_pixel_cap() * 4);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => {
-            Error::TooLarge(format!("image over {} pixels", opts.max_pixels))
+            Error::TooLarge(format!("image over {} pixels", opts.image_pixel_cap()))
         }
         other => Error::BadImage(other.to_string()),
     })?;
@@ -548,15 +662,18 @@ fn decode_image(path: &Path, kind: Kind, opts: &RasterOptions) -> Result<PageIma
     let (gray, inks) = flatten_to_gray(img);
     let (dpi, dpi_source) =
         crate::dpi::resolve(meta_dpi, &gray, w, h, opts.image_dpi, opts.estimate_dpi);
-    Ok(PageImage {
-        index: 0,
-        width: w,
-        height: h,
-        dpi,
-        dpi_source,
-        gray,
-        inks,
-    })
+    Ok((
+        PageImage {
+            index: 0,
+            width: w,
+            height: h,
+            dpi,
+            dpi_source,
+            gray,
+            inks,
+        },
+        permit,
+    ))
 }
 
 /// Grey with any alpha composited over white paper (transparent scans read as black otherwise),
@@ -620,7 +737,7 @@ fn tiff_pages(
     path: &Path,
     opts: &RasterOptions,
     on_count: &mut dyn FnMut(usize),
-    on_page: &mut dyn FnMut(PageImage) -> bool,
+    on_page: &mut dyn FnMut(PageImage, Option<Permit>) -> bool,
 ) -> Result<usize> {
     let f = std::fs::File::open(path).map_err(|e| Error::Read {
         path: path.to_path_buf(),
@@ -628,8 +745,8 @@ fn tiff_pages(
     })?;
     let bad = |e: tiff::TiffError| Error::BadImage(format!("TIFF: {e}"));
     let mut limits = tiff::decoder::Limits::default();
-    limits.decoding_buffer_size = (opts.max_pixels * 4) as usize;
-    limits.intermediate_buffer_size = (opts.max_pixels * 4) as usize;
+    limits.decoding_buffer_size = (opts.image_pixel_cap() * 4) as usize;
+    limits.intermediate_buffer_size = (opts.image_pixel_cap() * 4) as usize;
     let mut dec = tiff::decoder::Decoder::new(BufReader::new(f))
         .map_err(bad)?
         .with_limits(limits);
@@ -639,9 +756,9 @@ fn tiff_pages(
     }
     let mut index = 0;
     loop {
-        let page = tiff_page(&mut dec, index, opts)?;
+        let (page, permit) = tiff_page(&mut dec, index, opts)?;
         index += 1;
-        if !on_page(page) || !dec.more_images() {
+        if !on_page(page, permit) || !dec.more_images() {
             break;
         }
         dec.next_image().map_err(bad)?;
@@ -667,18 +784,13 @@ fn tiff_page<R: Read + Seek>(
     dec: &mut tiff::decoder::Decoder<R>,
     index: usize,
     opts: &RasterOptions,
-) -> Result<PageImage> {
+) -> Result<(PageImage, Option<Permit>)> {
     use tiff::decoder::DecodingResult;
     use tiff::tags::Tag;
     use tiff::ColorType;
     let bad = |e: tiff::TiffError| Error::BadImage(format!("TIFF page {}: {e}", index + 1));
     let (w, h) = dec.dimensions().map_err(bad)?;
-    if (w as u64) * (h as u64) > opts.max_pixels {
-        return Err(Error::TooLarge(format!(
-            "TIFF page {} is {w}x{h} pixels",
-            index + 1
-        )));
-    }
+    let permit = opts.admit_image(w as u64, h as u64, &format!("TIFF page {}", index + 1))?;
     // ResolutionUnit 1 means "no unit": the numbers are an aspect ratio, not a resolution.
     // XResolution is a RATIONAL: `get_tag_f32` refuses it, so TIFF resolutions were never read
     // (every TIFF was taken at --image-dpi) until issue 15.
@@ -757,13 +869,16 @@ fn tiff_page<R: Read + Seek>(
         opts.image_dpi,
         opts.estimate_dpi,
     );
-    Ok(PageImage {
-        index,
-        width: w as u32,
-        height: h as u32,
-        dpi,
-        dpi_source,
-        gray,
-        inks: inks.finish(),
-    })
+    Ok((
+        PageImage {
+            index,
+            width: w as u32,
+            height: h as u32,
+            dpi,
+            dpi_source,
+            gray,
+            inks: inks.finish(),
+        },
+        permit,
+    ))
 }
