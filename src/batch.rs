@@ -212,13 +212,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(crate::input::sha256_stream(&mut f, |_| {})?.0)
 }
 
-/// A relative path as text with `/` separators (journal keys, report entries).
-pub fn rel_string(rel: &Path) -> String {
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
+use crate::naming::rel_string;
 
 /// Files under `root`, as sorted paths relative to it. Symbolic links are followed (directory
 /// cycles are not), directories in `exclude` (canonical paths) are not entered, and `skip`
@@ -271,38 +265,15 @@ pub fn walk(
 }
 
 /// Output bases (relative paths without the format extension) for supported inputs, by the
-/// rule in the module documentation.
+/// rule shared with the scale-out front-end ([`crate::naming`]).
 fn plan_outputs(inputs: &[PathBuf]) -> HashMap<PathBuf, String> {
-    let stem_of = |r: &Path| {
-        let parent = r.parent().map(rel_string).unwrap_or_default();
-        let stem = r
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if parent.is_empty() {
-            stem
-        } else {
-            format!("{parent}/{stem}")
-        }
-    };
-    let mut count: HashMap<String, usize> = HashMap::new();
-    for r in inputs {
-        *count.entry(stem_of(r)).or_default() += 1;
-    }
-    let mut used: HashSet<String> = HashSet::new();
-    let mut out = HashMap::new();
-    for r in inputs {
-        let s = stem_of(r);
-        let base = if count[&s] > 1 { rel_string(r) } else { s };
-        let mut cand = base.clone();
-        let mut n = 1;
-        while !used.insert(cand.clone()) {
-            n += 1;
-            cand = format!("{base}~{n}");
-        }
-        out.insert(r.clone(), cand);
-    }
-    out
+    let rels: Vec<String> = inputs.iter().map(|r| rel_string(r)).collect();
+    let mut bases = crate::naming::plan_outputs(&rels);
+    inputs
+        .iter()
+        .zip(&rels)
+        .map(|(r, k)| (r.clone(), bases.remove(k).unwrap_or_default()))
+        .collect()
 }
 
 fn read_journal(path: &Path) -> HashMap<String, Done> {
@@ -811,8 +782,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn same_stem_keeps_extensions() {
-        let ins: Vec<PathBuf> = ["a/x.pdf", "a/x.tif", "a/y.pdf", "b/x.pdf", "x.pdf.pdf"]
+    fn output_names_follow_the_shared_rule() {
+        let ins: Vec<PathBuf> = ["a/x.pdf", "a/x.tif", "a/y.pdf"]
             .iter()
             .map(PathBuf::from)
             .collect();
@@ -820,20 +791,5 @@ mod tests {
         assert_eq!(p[&PathBuf::from("a/x.pdf")], "a/x.pdf");
         assert_eq!(p[&PathBuf::from("a/x.tif")], "a/x.tif");
         assert_eq!(p[&PathBuf::from("a/y.pdf")], "a/y");
-        assert_eq!(p[&PathBuf::from("b/x.pdf")], "b/x");
-        assert_eq!(p[&PathBuf::from("x.pdf.pdf")], "x.pdf");
-    }
-
-    #[test]
-    fn collision_after_disambiguation_gets_a_number() {
-        let ins: Vec<PathBuf> = ["x.pdf", "x.tif", "x.pdf.pdf"]
-            .iter()
-            .map(PathBuf::from)
-            .collect();
-        let p = plan_outputs(&ins);
-        let mut v: Vec<&String> = p.values().collect();
-        v.sort();
-        v.dedup();
-        assert_eq!(v.len(), 3, "{p:?}");
     }
 }

@@ -26,9 +26,10 @@
 //! original is in the archive, `failed` when it is in the failed folder (the move is a rename,
 //! so one of the two holds), `vanished` otherwise (removed by someone else; logged).
 
-use crate::batch::{rel_string, sha256_file, walk, STATE_DIR};
+use crate::batch::{sha256_file, walk, STATE_DIR};
 use crate::emit::{self, Format};
 use crate::error::{Error, Result};
+use crate::naming::rel_string;
 use crate::pipeline::Pipeline;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
