@@ -18,6 +18,7 @@ static EMBEDDED_VOCAB: &str = include_str!("../models/vocab.json");
 static EMBEDDED_LEXICON: &str = include_str!("../models/vi_syllables.txt");
 static EMBEDDED_NGRAM: &[u8] = include_bytes!("../models/vi_lm.bin");
 static EMBEDDED_ACRONYMS: &str = include_str!("../models/vi_acronyms.tsv");
+static EMBEDDED_CONFUSIONS: &str = include_str!("../models/vi_eng_confusions.tsv");
 
 /// Lines are cut into pieces of at most this many characters (at spaces) before tagging; the
 /// model sees about 30 characters either side, so longer pieces gain nothing.
@@ -312,6 +313,12 @@ const CANDIDATES: usize = 4;
 const MIN_MARKED_CHANGE_LP: f32 = -1.204;
 /// Weight of the tagger's log-probabilities against the n-gram LM's.
 const TAGGER_WEIGHT: f32 = 0.5;
+/// Costs (nats) of taking the mark between two syllables of one OCR token for a speck
+/// ([`add_bare`]); a hyphen is dearer (names: "Rịa-Vũng Tàu").
+const BARE_JOINED_COST: f32 = 0.5;
+const BARE_HYPHEN_COST: f32 = 2.0;
+/// Cost (nats) of reading a non-syllable as two syllables that lost the space between them.
+const SPLIT_COST: f32 = 3.0;
 /// Viterbi states kept per token, and how far (nats) below the best a state may fall.
 const BEAM: usize = 12;
 const BEAM_NATS: f32 = 14.0;
@@ -354,6 +361,7 @@ impl Channel {
 }
 
 /// One reading of a token.
+#[derive(Clone)]
 struct Cand {
     /// Lower-case core (for lexicon readings), in the LM's tone style.
     text: String,
@@ -364,6 +372,10 @@ struct Cand {
     penalty: f32,
     lm_id: u16,
     is_input: bool,
+    /// The core read as two words run together: where the second starts, and its LM id.
+    split: Option<(usize, u16)>,
+    /// The punctuation after the core taken for a speck and dropped.
+    bare: bool,
 }
 
 impl Cand {
@@ -375,6 +387,8 @@ impl Cand {
             penalty: 0.0,
             lm_id,
             is_input: true,
+            split: None,
+            bare: false,
         }
     }
 
@@ -409,6 +423,8 @@ type Hist = [u16; ngram::MAX_ORDER - 1];
 #[derive(Clone, Copy)]
 struct How {
     mode: Mode,
+    /// English-model OCR (letters changed, not only marks lost): [`looks_garbled`].
+    garbled: bool,
     new_style: bool,
     confs: bool,
 }
@@ -479,6 +495,9 @@ pub struct Restorer {
     /// Abbreviations written with Đ, keyed by their form with D ("HDND" → "HĐND"): no syllable
     /// reading restores them, the corpus says how they are written (build_acronyms.py).
     acronyms: HashMap<String, String>,
+    /// English-model OCR's word confusions: form as read ("ty") → (syllable, ln of its share
+    /// of the form's readings) ("ủy", ln 0.6); build_confusions.py.
+    confusions: HashMap<String, Vec<(String, f32)>>,
     channel: Channel,
     pub model_id: String,
 }
@@ -492,6 +511,7 @@ impl Restorer {
             EMBEDDED_LEXICON,
             EMBEDDED_NGRAM,
             EMBEDDED_ACRONYMS,
+            EMBEDDED_CONFUSIONS,
         )
     }
 
@@ -508,7 +528,8 @@ impl Restorer {
         let lm: &'static [u8] = Box::leak(read("vi_lm.bin")?.into_boxed_slice());
         // Older model directories have no abbreviation table: they restore as they always did.
         let acr = std::fs::read_to_string(dir.join("vi_acronyms.tsv")).unwrap_or_default();
-        Self::from_parts(&model, &vocab, &lex, lm, &acr)
+        let conf = std::fs::read_to_string(dir.join("vi_eng_confusions.tsv")).unwrap_or_default();
+        Self::from_parts(&model, &vocab, &lex, lm, &acr, &conf)
     }
 
     fn from_parts(
@@ -517,6 +538,7 @@ impl Restorer {
         lexicon: &str,
         lm: &'static [u8],
         acronyms: &str,
+        confusions: &str,
     ) -> Result<Restorer> {
         let merr = |e: TractError| Error::Model(format!("{e:#}"));
         let plan = tract_onnx::onnx()
@@ -531,6 +553,7 @@ impl Restorer {
         h.update(model);
         h.update(lm);
         h.update(acronyms.as_bytes());
+        h.update(confusions.as_bytes());
         let model_id = format!(
             "restore.onnx+vi_lm.bin sha256:{}",
             &crate::input::hex(&h.finalize())[..16]
@@ -555,6 +578,7 @@ impl Restorer {
                 .filter_map(|l| l.split_once('\t'))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            confusions: parse_confusions(confusions),
             channel: Channel::from_env(),
             model_id,
         })
@@ -608,7 +632,7 @@ impl Restorer {
                 windows(cs.len(), &spans, &need)
             })
             .collect();
-        self.restore_chars(&chars, &ranges, priors, mode, confs)
+        self.restore_chars(&chars, &ranges, priors, (mode, garbled), confs)
     }
 
     /// Whether a token's core is something the tagger should look at: letters that are
@@ -657,7 +681,7 @@ impl Restorer {
         chars: &[Vec<char>],
         ranges: &[Vec<(usize, usize)>],
         priors: Option<&[Vec<Prior>]>,
-        mode: Mode,
+        (mode, garbled): (Mode, bool),
         confs: bool,
     ) -> Result<Vec<RestoredLine>> {
         let probs = self.tag(chars, ranges)?;
@@ -674,6 +698,7 @@ impl Restorer {
                     priors.and_then(|p| p.get(li)).map(|v| v.as_slice()),
                     How {
                         mode,
+                        garbled,
                         new_style,
                         confs,
                     },
@@ -812,7 +837,9 @@ impl Restorer {
             .iter()
             .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
             .collect();
-        let restored = self.restore_chars(&chars, &ranges, Some(&priors), mode, true)?;
+        let texts: Vec<&str> = lines.iter().map(|l| l.ocr_text.as_str()).collect();
+        let garbled = mode == Mode::Unmarked && looks_garbled(&texts);
+        let restored = self.restore_chars(&chars, &ranges, Some(&priors), (mode, garbled), true)?;
         for ((line, rl), sure) in lines.iter_mut().zip(restored).zip(&sure) {
             if rl.tokens.len() == line.words.len() {
                 let mut conf: Option<f32> = None;
@@ -855,11 +882,14 @@ impl Restorer {
     /// history after it.
     fn score_ids(&self, mut h: Hist, plan: &Plan, cand: &Cand) -> (f32, Hist) {
         let mut s = 0.0;
-        for &id in plan
+        let second = cand.split.map(|(_, id)| id);
+        for id in plan
             .pre
             .iter()
-            .chain(std::iter::once(&cand.lm_id))
-            .chain(plan.post.iter())
+            .copied()
+            .chain(std::iter::once(cand.lm_id))
+            .chain(second)
+            .chain(plan.post.iter().copied().filter(|_| !cand.bare))
         {
             s += self.lm_logp(h, id);
             if id == ngram::UNK {
@@ -883,6 +913,7 @@ impl Restorer {
     ) -> (RestoredLine, Hist) {
         let How {
             mode,
+            garbled,
             new_style,
             confs,
         } = how;
@@ -897,11 +928,19 @@ impl Restorer {
                     .map(|(ps, pe)| (k, ps, pe)),
             );
         }
+        let joined_next = |j: usize| j + 1 < pieces.len() && pieces[j + 1].0 == pieces[j].0;
         let plans: Vec<Plan> = pieces
             .iter()
-            .map(|&(k, s, e)| {
+            .enumerate()
+            .map(|(j, &(k, s, e))| {
                 let prior = priors.and_then(|p| p.get(k).copied().flatten());
-                self.plan_token(&cs[s..e], &probs[s..e], prior, mode)
+                let mut plan = self.plan_token(&cs[s..e], &probs[s..e], prior, (mode, garbled));
+                if mode == Mode::Marked {
+                    if prior.is_some() {
+                        add_bare(&mut plan, &cs[s..e], joined_next(j));
+                    }
+                }
+                plan
             })
             .collect();
 
@@ -989,6 +1028,37 @@ impl Restorer {
             (scores[chosen[k]] - m).exp() / z
         };
 
+        // The English model reads a capitalised syllable's marked vowel as a capital ("BO Chinh
+        // tri" for "Bộ Chính trị"): a short all-caps word between a small word and a capitalised
+        // one is a capitalised word. Headings ("BỘ CHÍNH TRỊ") have capitals around them.
+        let titled: Vec<bool> = (0..spans.len())
+            .map(|k| {
+                let tok = |j: usize| &cs[spans[j].0..spans[j].1];
+                let letters: Vec<char> = tok(k)
+                    .iter()
+                    .copied()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect();
+                let short_caps = (2..=3).contains(&letters.len())
+                    && letters
+                        .iter()
+                        .all(|c| c.is_uppercase() || c.is_ascii_digit())
+                    && letters[0].is_uppercase()
+                    && letters.iter().any(|&c| "AEIOUY".contains(strip_char(c)));
+                let small = |t: &[char]| t.iter().any(|c| c.is_lowercase());
+                let capitalised = |t: &[char]| {
+                    t.iter()
+                        .find(|c| c.is_alphabetic())
+                        .is_some_and(|c| c.is_uppercase())
+                        && small(t)
+                };
+                short_caps
+                    && k > 0
+                    && k + 1 < spans.len()
+                    && small(tok(k - 1))
+                    && capitalised(tok(k + 1))
+            })
+            .collect();
         let mut text = String::with_capacity(cs.len() + 8);
         let mut tokens: Vec<RestoredToken> = Vec::with_capacity(spans.len());
         let mut pos = 0;
@@ -1007,10 +1077,25 @@ impl Restorer {
             };
             let original: String = cs[s..e].iter().collect();
             let tok = if cand.is_input {
+                let (a, b) = (s + plan.a, s + plan.b);
+                let mut text: String = cs[s..a].iter().collect();
+                match mend_case(&cs[a..b], |w| self.lexicon.contains(w)) {
+                    Some(core) => text.push_str(&core),
+                    None => text.extend(&cs[a..b]),
+                }
+                if let Some((p, _)) = cand.split {
+                    text.insert(
+                        text.char_indices()
+                            .nth(plan.a + p)
+                            .map_or(text.len(), |x| x.0),
+                        ' ',
+                    );
+                }
+                text.extend(&cs[b..e]);
                 RestoredToken {
-                    text: original,
+                    changed: text != original,
+                    text,
                     conf,
-                    changed: false,
                 }
             } else {
                 let styled = if new_style {
@@ -1029,6 +1114,29 @@ impl Restorer {
                     &cand.positions,
                     true,
                 )
+            };
+            let tok = if cand.bare {
+                let mut text = tok.text;
+                text.pop();
+                if joined_next(k) {
+                    text.push(' ');
+                }
+                RestoredToken {
+                    text,
+                    changed: true,
+                    ..tok
+                }
+            } else {
+                tok
+            };
+            let tok = if garbled && titled[pieces[k].0] {
+                RestoredToken {
+                    text: title_case(&tok.text),
+                    changed: true,
+                    ..tok
+                }
+            } else {
+                tok
             };
             text.push_str(&tok.text);
             match tokens.last_mut() {
@@ -1049,7 +1157,13 @@ impl Restorer {
     /// The readings of one token the decoder chooses from: the token as read, the other
     /// markings of its letters (the OCR channel's commonest error), and, where the tagger was
     /// run, the lexicon syllables it finds most likely; each with the cost of changing to it.
-    fn plan_token(&self, cs: &[char], probs: &[Vec<f32>], prior: Option<f32>, mode: Mode) -> Plan {
+    fn plan_token(
+        &self,
+        cs: &[char],
+        probs: &[Vec<f32>],
+        prior: Option<f32>,
+        (mode, garbled): (Mode, bool),
+    ) -> Plan {
         let is_core = |c: &char| c.is_alphanumeric();
         let a = cs.iter().position(is_core).unwrap_or(cs.len());
         let b = cs.len() - cs.iter().rev().position(is_core).unwrap_or(0);
@@ -1081,6 +1195,20 @@ impl Restorer {
         if core.is_empty() {
             return fixed(ngram::UNK, pre, post);
         }
+        // What the English model reads for other syllables ("6" for "ở", "ty" for "ủy").
+        let read_as = if garbled {
+            self.confusion_cands(&core_lower)
+        } else {
+            Vec::new()
+        };
+        let fixed = |lm_id: u16, pre: Vec<u16>, post: Vec<u16>| {
+            let mut plan = fixed(lm_id, pre, post);
+            if !read_as.is_empty() {
+                plan.fixed = false;
+                plan.cands.extend(read_as.iter().cloned());
+            }
+            plan
+        };
         if protected(core) {
             // Numbers, dates and codes are one word to the LM ("số 90-KH/TU", "Điều 5").
             let num = core.iter().any(|c| c.is_ascii_digit());
@@ -1115,6 +1243,8 @@ impl Restorer {
                     penalty: 0.0,
                     lm_id: input_id,
                     is_input: false,
+                    split: None,
+                    bare: false,
                 };
                 return plan;
             }
@@ -1186,6 +1316,8 @@ impl Restorer {
                     penalty,
                     lm_id: id,
                     is_input: false,
+                    split: None,
+                    bare: false,
                 });
             }
         }
@@ -1226,7 +1358,17 @@ impl Restorer {
                     penalty,
                     lm_id,
                     is_input: false,
+                    split: None,
+                    bare: false,
                 });
+            }
+        }
+        if mode == Mode::Marked && !input_valid && !all_caps && letters == core.len() {
+            cands.extend(self.splits(core, &core_lower));
+        }
+        for c in read_as {
+            if !cands.iter().any(|x| !x.is_input && x.text == c.text) {
+                cands.push(c);
             }
         }
         Plan {
@@ -1238,6 +1380,51 @@ impl Restorer {
             cands,
             tagged: have_probs,
         }
+    }
+
+    /// The syllables the English OCR model is known to read as `core_lower`, each at the cost
+    /// of how seldom it is the one meant (build_confusions.py).
+    fn confusion_cands(&self, core_lower: &str) -> Vec<Cand> {
+        let Some(truths) = self.confusions.get(core_lower) else {
+            return Vec::new();
+        };
+        truths
+            .iter()
+            .filter_map(|(text, ln_share)| {
+                let lm_id = self.lm.vocab.core_id(text);
+                (lm_id != ngram::UNK).then(|| Cand {
+                    text: text.clone(),
+                    positions: (0..text.chars().count()).collect(),
+                    penalty: -ln_share,
+                    is_input: false,
+                    ..Cand::input(0.0, lm_id)
+                })
+            })
+            .collect()
+    }
+
+    /// Readings of a core that is no syllable as two syllables run together, exactly as read
+    /// ("chomục": "cho mục"): Tesseract joins words where a condensed font leaves little space.
+    fn splits(&self, core: &[char], core_lower: &str) -> Vec<Cand> {
+        let lower: Vec<char> = core_lower.chars().collect();
+        if lower.len() != core.len() {
+            return Vec::new();
+        }
+        (2..lower.len().saturating_sub(1))
+            .filter_map(|p| {
+                let left: String = lower[..p].iter().collect();
+                let right: String = lower[p..].iter().collect();
+                if !self.lexicon.contains(&left) || !self.lexicon.contains(&right) {
+                    return None;
+                }
+                let (l, r) = (self.lm.vocab.core_id(&left), self.lm.vocab.core_id(&right));
+                (l != ngram::UNK && r != ngram::UNK).then(|| Cand {
+                    penalty: SPLIT_COST,
+                    split: Some((p, r)),
+                    ..Cand::input(0.0, l)
+                })
+            })
+            .collect()
     }
 
     /// Assemble the token from its (possibly changed) core and its edges, keeping case.
@@ -1355,6 +1542,78 @@ impl Restorer {
 /// alone: in Vietnamese print punctuation clings to its word, so such a token is a speck of dirt
 /// or a seal's edge that Tesseract read (on scans-dev 87 of 90 such tokens were not in the
 /// text). A lone "..." read with confidence can be a dotted leader, so it stays.
+fn parse_confusions(tsv: &str) -> HashMap<String, Vec<(String, f32)>> {
+    let mut table: HashMap<String, Vec<(String, f32)>> = HashMap::new();
+    for line in tsv.lines().filter(|l| !l.starts_with('#')) {
+        let mut f = line.split('\t');
+        if let (Some(form), Some(truth), Some(Ok(share))) =
+            (f.next(), f.next(), f.next().map(str::parse::<f32>))
+        {
+            table
+                .entry(form.to_string())
+                .or_default()
+                .push((ngram::fold(truth), share.max(1e-3).ln()));
+        }
+    }
+    table
+}
+
+/// Offer each reading of a piece of an OCR token joined to the next by one mark ("cơ.quan",
+/// "Chủ:nghĩa", "trực-tiếp") without that mark: a speck on the scan read as punctuation
+/// between two words. The LM weighs the mark. Marks after a word are left alone: dropping them
+/// at any cost took right commas out of poems and made every set worse.
+fn add_bare(plan: &mut Plan, cs: &[char], joined: bool) {
+    let [mark] = cs[plan.b.min(cs.len())..] else {
+        return;
+    };
+    let cost = match mark {
+        '.' | ',' | ':' | ';' if joined => BARE_JOINED_COST,
+        '-' if joined => BARE_HYPHEN_COST,
+        _ => return,
+    };
+    if plan.fixed || plan.post.len() != 1 {
+        return;
+    }
+    let bare: Vec<Cand> = plan
+        .cands
+        .iter()
+        .map(|c| Cand {
+            bare: true,
+            penalty: c.penalty + cost,
+            ..c.clone()
+        })
+        .collect();
+    plan.cands.extend(bare);
+}
+
+/// "BỘ," → "Bộ,": the first letter kept, the others made small.
+fn title_case(text: &str) -> String {
+    let mut seen = false;
+    text.chars()
+        .map(|c| {
+            if c.is_alphabetic() {
+                let out = if seen { lower1(c) } else { c };
+                seen = true;
+                out
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A syllable with a capital inside it and a small letter first ("sỐ", "vIệc") is a case
+/// Tesseract misread: lower-cased. Names and codes that mix case ("eKYC", "TTg") are no
+/// syllable, or start with a capital, and stay.
+fn mend_case(core: &[char], is_syllable: impl Fn(&str) -> bool) -> Option<String> {
+    let first_lower = core.first().is_some_and(|c| c.is_lowercase());
+    if !first_lower || !core[1..].iter().any(|c| c.is_uppercase()) {
+        return None;
+    }
+    let lower: String = core.iter().map(|&c| lower1(c)).collect();
+    is_syllable(&lower).then_some(lower)
+}
+
 fn is_speck(w: &crate::doc::Word) -> bool {
     let t = w.ocr_text.as_str();
     !t.is_empty()

@@ -29,8 +29,10 @@ FONTS = [
     "/usr/share/fonts/truetype/liberation/LiberationSerif-Italic.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf",
 ]
+FONTS = [f for f in FONTS if os.path.exists(f)]  # fonts-liberation may be missing
 TESSDATA = os.environ.get("SOHOA_TESSDATA", "/usr/share/tesseract-ocr/5/tessdata")
 VIE = os.environ.get("SOHOA_LANG", "Vietnamese")
+MODELS = [VIE, "eng"]  # --models; read by the forked workers
 
 
 def wrap(text, font, width):
@@ -87,7 +89,7 @@ def render(job):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "p.png")
         img.save(path, dpi=(dpi, dpi))
-        for model in (VIE, "eng"):
+        for model in MODELS:
             r = subprocess.run(["tesseract", path, "stdout", "--tessdata-dir", TESSDATA, "-l", model,
                                 "--psm", "6", "--dpi", str(dpi)],
                                capture_output=True, text=True, env=dict(os.environ, OMP_THREAD_LIMIT="1"))
@@ -103,7 +105,9 @@ def main():
     ap.add_argument("--pages", type=int, default=120)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--models", default=f"{VIE},eng", help="Tesseract models to read with")
     a = ap.parse_args()
+    MODELS[:] = a.models.split(",")
     rng = random.Random(a.seed)
     lines = [l for _, l in corpus_lines("train")]
     rng.shuffle(lines)
