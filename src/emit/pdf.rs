@@ -336,10 +336,12 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
                 (!codes.is_empty() && s1 > s0).then_some((codes, s0, s1))
             })
             .collect();
-        // poppler splits words by geometry alone, and its raw text puts a space only where the
-        // next word starts more than 0.15 of the font size past the last one: words are laid
-        // out in order with a quarter of the size between them at least, a word drawn narrower
-        // (or, where OCR boxes overlap, the next one a little later) to leave it.
+        // poppler splits words by geometry alone (it drops space characters), and its raw text
+        // puts a space only where the next word starts more than 0.15 of the font size past the
+        // last one: words are laid out in order with a quarter of the size between them at
+        // least, a word drawn narrower (or, where OCR boxes overlap, the next one a little
+        // later) to leave it. A line's last word stops that much short of its box too: OCR
+        // noise can make lines of one word that touch the next line's first.
         let gap = 0.25 * lh;
         let mut starts: Vec<f32> = Vec::with_capacity(words.len());
         for (i, (_, s0, _)) in words.iter().enumerate() {
@@ -353,10 +355,8 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
         let mut prev_at = 0.0;
         for (i, (codes, s0, s1)) in words.iter().enumerate() {
             let at = starts[i];
-            let mut width = (s1 - at).max(0.1 * (s1 - s0));
-            if let Some(&next) = starts.get(i + 1) {
-                width = width.min(next - at - gap);
-            }
+            let room = starts.get(i + 1).map_or(s1 - at, |&next| next - at);
+            let width = (s1 - at).min(room - gap).max(0.1 * (s1 - s0));
             let o = t.apply(run.point(l.bbox, at, base));
             let ux = t.apply(run.point(l.bbox, at + 1.0, base));
             let uy = t.apply(run.point(l.bbox, at, base + 1.0));
