@@ -234,3 +234,186 @@ pub fn encode(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
     segment(&mut out, 1, 39, &region);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The MQ decoder (T.88 E.3), to read back what the encoder wrote.
+    struct Dec<'a> {
+        data: &'a [u8],
+        bp: usize,
+        chigh: u32,
+        clow: u32,
+        ct: u32,
+        a: u32,
+        cx: Vec<(u8, u8)>,
+    }
+
+    impl<'a> Dec<'a> {
+        fn new(data: &'a [u8]) -> Dec<'a> {
+            let mut d = Dec {
+                data,
+                bp: 0,
+                chigh: data[0] as u32,
+                clow: 0,
+                ct: 0,
+                a: 0x8000,
+                cx: vec![(0, 0); 1 << 16],
+            };
+            d.byte_in();
+            d.chigh = ((d.chigh << 7) & 0xFFFF) | ((d.clow >> 9) & 0x7F);
+            d.clow = (d.clow << 7) & 0xFFFF;
+            d.ct -= 7;
+            d
+        }
+
+        fn byte(&self, i: usize) -> u32 {
+            *self.data.get(i).unwrap_or(&0xFF) as u32
+        }
+
+        fn byte_in(&mut self) {
+            if self.byte(self.bp) == 0xFF {
+                if self.byte(self.bp + 1) > 0x8F {
+                    self.clow += 0xFF00;
+                    self.ct = 8;
+                } else {
+                    self.bp += 1;
+                    self.clow += self.byte(self.bp) << 9;
+                    self.ct = 7;
+                }
+            } else {
+                self.bp += 1;
+                self.clow += self.byte(self.bp) << 8;
+                self.ct = 8;
+            }
+            if self.clow > 0xFFFF {
+                self.chigh += self.clow >> 16;
+                self.clow &= 0xFFFF;
+            }
+        }
+
+        fn decode(&mut self, cx: usize) -> u8 {
+            let (i, mps) = self.cx[cx];
+            let (qe, nmps, nlps, switch) = QE[i as usize];
+            let mut a = self.a - qe;
+            let d;
+            if self.chigh < qe {
+                if a < qe {
+                    d = mps;
+                    self.cx[cx].0 = nmps;
+                } else {
+                    d = 1 - mps;
+                    self.cx[cx] = (nlps, if switch { d } else { mps });
+                }
+                a = qe;
+            } else {
+                self.chigh -= qe;
+                if a & 0x8000 != 0 {
+                    self.a = a;
+                    return mps;
+                }
+                if a < qe {
+                    d = 1 - mps;
+                    self.cx[cx] = (nlps, if switch { d } else { mps });
+                } else {
+                    d = mps;
+                    self.cx[cx].0 = nmps;
+                }
+            }
+            while a & 0x8000 == 0 {
+                if self.ct == 0 {
+                    self.byte_in();
+                }
+                a <<= 1;
+                self.chigh = ((self.chigh << 1) & 0xFFFF) | ((self.clow >> 15) & 1);
+                self.clow = (self.clow << 1) & 0xFFFF;
+                self.ct -= 1;
+            }
+            self.a = a;
+            d
+        }
+    }
+
+    /// The region's pixels (1 black), read back with the same context as the encoder's.
+    fn decode(stream: &[u8]) -> (u32, u32, Vec<u8>) {
+        let seg_len = |at: usize| u32::from_be_bytes(stream[at + 7..at + 11].try_into().unwrap());
+        assert_eq!(stream[4], 48, "page information first");
+        let region = 11 + seg_len(0) as usize;
+        assert_eq!(
+            stream[region + 4],
+            39,
+            "then an immediate lossless generic region"
+        );
+        let body = &stream[region + 11..];
+        assert_eq!(body.len(), seg_len(region) as usize);
+        let w = u32::from_be_bytes(body[0..4].try_into().unwrap()) as i64;
+        let h = u32::from_be_bytes(body[4..8].try_into().unwrap()) as i64;
+        assert_eq!(body[17], 0, "template 0, arithmetic, no TPGDON");
+        let mut dec = Dec::new(&body[26..]);
+        let mut px = vec![0u8; (w * h) as usize];
+        let get = |px: &[u8], x: i64, y: i64| {
+            if x < 0 || y < 0 || x >= w {
+                0
+            } else {
+                px[(y * w + x) as usize] as usize
+            }
+        };
+        for y in 0..h {
+            for x in 0..w {
+                let mut cx = 0;
+                for (dx, dy) in [
+                    (-4, 0),
+                    (-3, 0),
+                    (-2, 0),
+                    (-1, 0),
+                    (-2, -1),
+                    (-1, -1),
+                    (0, -1),
+                    (1, -1),
+                    (2, -1),
+                    (-1, -2),
+                    (0, -2),
+                    (1, -2),
+                ]
+                .into_iter()
+                .chain(AT.map(|(x, y)| (x as i64, y as i64)))
+                {
+                    cx = cx << 1 | get(&px, x + dx, y + dy);
+                }
+                px[(y * w + x) as usize] = dec.decode(cx);
+            }
+        }
+        (w as u32, h as u32, px)
+    }
+
+    #[test]
+    fn pages_come_back_pixel_for_pixel() {
+        let cases: Vec<(u32, u32, Vec<u8>)> = vec![
+            (1, 1, vec![0]),
+            (13, 7, vec![255; 91]),
+            (13, 7, vec![0; 91]),
+            (
+                203,
+                61,
+                (0..203 * 61)
+                    .map(|i: u32| {
+                        let (x, y) = (i % 203, i / 203);
+                        // Text-like strokes, with noise that makes LPS and carries frequent.
+                        if (x / 3 + y / 5) % 7 == 0 || (x * 31 + y * 17) % 29 == 0 {
+                            0
+                        } else {
+                            255
+                        }
+                    })
+                    .collect(),
+            ),
+        ];
+        for (w, h, px) in cases {
+            let (dw, dh, back) = decode(&encode(w, h, &px));
+            assert_eq!((dw, dh), (w, h));
+            let want: Vec<u8> = px.iter().map(|&v| u8::from(v == 0)).collect();
+            assert_eq!(back, want, "{w}x{h}");
+        }
+    }
+}
