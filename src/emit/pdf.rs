@@ -896,6 +896,60 @@ mod tests {
         assert_eq!(num(f32::NAN), "0");
     }
 
+    fn line(words: &[[i32; 4]]) -> Line {
+        let mut l = Line::new(crate::doc::union_bbox(words.iter().copied()), 90.0, 0);
+        l.words = words
+            .iter()
+            .map(|&b| crate::doc::Word::new("ab".into(), b, 90.0))
+            .collect();
+        l
+    }
+
+    fn page(lines: Vec<Line>) -> Page {
+        Page {
+            index: 1,
+            width: 3300,
+            height: 2550,
+            dpi: 300.0,
+            source: "ocr".into(),
+            source_reason: None,
+            overlay: vec![],
+            legacy_encoding: None,
+            rotation: 0,
+            skew: 0.0,
+            prep: Default::default(),
+            tables: vec![],
+            lines,
+            timings: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lines_run_the_way_their_words_follow() {
+        let down = line(&[[2889, 380, 2939, 555], [2889, 578, 2939, 690]]);
+        let up = line(&[[100, 900, 150, 1000], [100, 700, 150, 880]]);
+        let right = line(&[[100, 100, 300, 150], [320, 100, 400, 150]]);
+        let tall_word = line(&[[2600, 380, 2650, 600]]);
+        let square_word = line(&[[2500, 380, 2540, 420]]);
+        // On a page of lines running down, one-word lines run down too.
+        let p = page(vec![
+            down.clone(),
+            down.clone(),
+            tall_word.clone(),
+            square_word.clone(),
+        ]);
+        assert_eq!(
+            Run::of_lines(&p),
+            vec![Run::Down, Run::Down, Run::Down, Run::Down]
+        );
+        // On a page of ordinary lines, a tall word runs down only when it has the letters for it.
+        let p = page(vec![right.clone(), right, up, tall_word, square_word]);
+        assert_eq!(
+            Run::of_lines(&p),
+            vec![Run::Right, Run::Right, Run::Up, Run::Down, Run::Right]
+        );
+    }
+
     #[test]
     fn identical_streams_are_stored_once() {
         let (mut out, pages_id) = new_document();
