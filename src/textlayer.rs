@@ -144,20 +144,10 @@ pub fn read_page(page: &PdfPage, dpi: f32) -> Result<PageText, PdfiumError> {
     let cfg = PdfRenderConfig::new().set_target_size(w, h);
     // Page space → pixels, as PDFium renders (crop box and /Rotate included): an affine map
     // found from three points.
-    let span = 1000.0;
-    let at = |x: f32, y: f32| {
+    let m = affine_map(|x, y| {
         page.points_to_pixels(PdfPoints::new(x), PdfPoints::new(y), &cfg)
             .map(|(a, b)| (a as f32, b as f32))
-    };
-    let (o, ax, ay) = (at(0.0, 0.0)?, at(span, 0.0)?, at(0.0, span)?);
-    let m = [
-        (ax.0 - o.0) / span,
-        (ax.1 - o.1) / span,
-        (ay.0 - o.0) / span,
-        (ay.1 - o.1) / span,
-        o.0,
-        o.1,
-    ];
+    })?;
     let to_px = |r: &PdfRect| -> [f32; 4] {
         let pts = [
             (r.left().value, r.bottom().value),
@@ -282,6 +272,23 @@ pub fn read_page(page: &PdfPage, dpi: f32) -> Result<PageText, PdfiumError> {
         invisible,
         legacy: legacy_enc,
     })
+}
+
+/// The affine map `[a b c d e f]` (as in a PDF matrix) that `at` follows, found from where it
+/// takes three points. PDFium converts between page space and pixels one point at a time; the
+/// text layers need the whole map (to place glyph boxes, or a page's words).
+pub(crate) fn affine_map<E>(at: impl Fn(f32, f32) -> Result<(f32, f32), E>) -> Result<[f32; 6], E> {
+    // Far apart, so that rounding to whole pixels costs nothing that matters.
+    let span = 1000.0;
+    let (o, ax, ay) = (at(0.0, 0.0)?, at(span, 0.0)?, at(0.0, span)?);
+    Ok([
+        (ax.0 - o.0) / span,
+        (ax.1 - o.1) / span,
+        (ay.0 - o.0) / span,
+        (ay.1 - o.1) / span,
+        o.0,
+        o.1,
+    ])
 }
 
 /// Area in pixels² under image objects, looking into form XObjects (Word and scanners often

@@ -8,6 +8,7 @@ pub mod alto;
 mod glyphless;
 pub mod hocr;
 mod images;
+mod jbig2;
 pub mod pdf;
 pub mod pdfa;
 

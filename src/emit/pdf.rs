@@ -19,7 +19,7 @@
 use super::glyphless;
 use super::images::{self, Image};
 use super::pdfa;
-use crate::doc::{Document, Page};
+use crate::doc::{Document, Line, Page};
 use crate::error::{Error, Result};
 use crate::input::{self, Kind};
 use crate::raster::{self, RasterOptions};
@@ -77,7 +77,7 @@ impl Affine {
             _ => (x, y),
         }
     }
-    fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+    fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
         let (x, y) = self.source_point(x, y);
         let m = &self.m;
         (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
@@ -118,7 +118,11 @@ fn num_p(v: f32, places: usize) -> String {
         return "0".into();
     }
     let s = format!("{v:.places$}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &s
+    };
     if s == "-0" || s.is_empty() {
         "0".into()
     } else {
@@ -207,52 +211,165 @@ impl TextFont {
     }
 }
 
+/// Which way a line's text runs on the upright page. Tesseract reads lines the pipeline did not
+/// turn (a landscape table on a portrait scan, a page it could not tell was on its side) along
+/// their own direction: their boxes are tall and their words follow one another down or up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Right,
+    Down,
+    Left,
+    Up,
+}
+
+impl Run {
+    fn vertical(self) -> bool {
+        matches!(self, Run::Down | Run::Up)
+    }
+
+    /// The way from the first word's centre to the last's, when the line has two words or more.
+    fn of_words(l: &Line) -> Option<Run> {
+        let centre = |b: [i32; 4]| ((b[0] + b[2]) as f32 / 2.0, (b[1] + b[3]) as f32 / 2.0);
+        let (a, b) = (centre(l.words.first()?.bbox), centre(l.words.last()?.bbox));
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        if l.words.len() < 2 || (dx == 0.0 && dy == 0.0) {
+            None
+        } else if dx.abs() >= dy.abs() {
+            Some(if dx > 0.0 { Run::Right } else { Run::Left })
+        } else {
+            Some(if dy > 0.0 { Run::Down } else { Run::Up })
+        }
+    }
+
+    /// Each line's run: its words' own, else (a line of one word) the page's usual run when the
+    /// box's shape allows it, else along the box's long side.
+    fn of_lines(p: &Page) -> Vec<Run> {
+        let own: Vec<Option<Run>> = p.lines.iter().map(Run::of_words).collect();
+        let mut votes = [0usize; 4];
+        for r in own.iter().flatten() {
+            votes[*r as usize] += 1;
+        }
+        let usual = [Run::Right, Run::Down, Run::Left, Run::Up]
+            .into_iter()
+            .max_by_key(|r| (votes[*r as usize], *r == Run::Right))
+            .unwrap_or(Run::Right);
+        own.iter()
+            .zip(&p.lines)
+            .map(|(r, l)| {
+                r.unwrap_or_else(|| {
+                    let (w, h) = (l.bbox[2] - l.bbox[0], l.bbox[3] - l.bbox[1]);
+                    let chars = l
+                        .words
+                        .iter()
+                        .map(|w| w.text.chars().count())
+                        .sum::<usize>();
+                    let tall = if usual.vertical() {
+                        w <= 2 * h
+                    } else {
+                        h > 2 * w && chars >= 2
+                    };
+                    match (tall, usual.vertical()) {
+                        (true, true) => usual,
+                        (true, false) => Run::Down,
+                        (false, _) if usual == Run::Left => Run::Left,
+                        _ => Run::Right,
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// A box's extent along the run, as [start, end] on the run's own axis.
+    fn span(self, b: [i32; 4]) -> (f32, f32) {
+        let b = b.map(|v| v as f32);
+        match self {
+            Run::Right => (b[0], b[2]),
+            Run::Down => (b[1], b[3]),
+            Run::Left => (-b[2], -b[0]),
+            Run::Up => (-b[3], -b[1]),
+        }
+    }
+
+    /// The line box's extent across the run (the glyphs' height).
+    fn across(self, b: [i32; 4]) -> f32 {
+        (if self.vertical() {
+            b[2] - b[0]
+        } else {
+            b[3] - b[1]
+        })
+        .max(1) as f32
+    }
+
+    /// The upright pixel at `s` along the run and `t` up from the line box's bottom edge.
+    fn point(self, b: [i32; 4], s: f32, t: f32) -> (f32, f32) {
+        let b = b.map(|v| v as f32);
+        match self {
+            Run::Right => (s, b[3] - t),
+            Run::Down => (b[0] + t, s),
+            Run::Left => (-s, b[1] + t),
+            Run::Up => (b[2] - t, -s),
+        }
+    }
+}
+
 /// The content stream of one page's text layer: invisible text (render mode 3), each word's
-/// glyphs stretched over its box. A line's first word sets the text matrix (position, size and
-/// direction); the others move along the line with Td and stretch with Tz, which keeps the
-/// layer about a third smaller than a full matrix per word.
+/// glyphs stretched over its box, along the line's own direction ([`Run`]). A line's first word
+/// sets the text matrix (position, size and direction); the others move along the line with Td
+/// and stretch with Tz, which keeps the layer about a third smaller than a full matrix per word.
 fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
     let mut s = format!("BT\n3 Tr\n/{FONT} 1 Tf\n");
-    for l in &p.lines {
-        let lh = (l.bbox[3] - l.bbox[1]).max(1) as f32;
+    let em = glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32;
+    let sp = font.gid.get(&' ').map(|c| format!("{c:04X}"));
+    for (l, run) in p.lines.iter().zip(Run::of_lines(p)) {
+        let lh = run.across(l.bbox);
         // The baseline sits a descent above the line box's bottom; the font fills the box.
-        let baseline =
-            l.bbox[3] as f32 + lh * glyphless::DESCENT as f32 / glyphless::UNITS_PER_EM as f32;
-        let mut prev_x0: Option<f32> = None;
-        for (i, w) in l.words.iter().enumerate() {
-            let codes: Vec<u16> = layer_text(&w.text)
-                .chars()
-                .filter_map(|c| font.gid.get(&c).copied())
-                .collect();
-            if codes.is_empty() || w.bbox[2] <= w.bbox[0] {
-                continue;
-            }
-            let glyphs = codes.len();
-            let (x0, x1) = (w.bbox[0] as f32, w.bbox[2] as f32);
-            let o = t.apply(x0, baseline);
-            let ux = t.apply(x0 + 1.0, baseline);
-            let uy = t.apply(x0, baseline - 1.0);
+        let base = -lh * glyphless::DESCENT as f32 / glyphless::UNITS_PER_EM as f32;
+        let words: Vec<(Vec<u16>, f32, f32)> = l
+            .words
+            .iter()
+            .filter_map(|w| {
+                let codes: Vec<u16> = layer_text(&w.text)
+                    .chars()
+                    .filter_map(|c| font.gid.get(&c).copied())
+                    .collect();
+                let (s0, s1) = run.span(w.bbox);
+                (!codes.is_empty() && s1 > s0).then_some((codes, s0, s1))
+            })
+            .collect();
+        // poppler splits words by geometry alone (it drops space characters), and its raw text
+        // puts a space only where the next word starts more than 0.15 of the font size past the
+        // last one: words are laid out in order with a quarter of the size between them at
+        // least, a word drawn narrower (or, where OCR boxes overlap, the next one a little
+        // later) to leave it. A line's last word stops that much short of its box too: OCR
+        // noise can make lines of one word that touch the next line's first.
+        let gap = 0.25 * lh;
+        let mut starts: Vec<f32> = Vec::with_capacity(words.len());
+        for (i, (_, s0, _)) in words.iter().enumerate() {
+            let at = match (i.checked_sub(1), starts.last()) {
+                (Some(j), Some(&prev)) => s0.max(prev + 0.1 * (words[j].2 - words[j].1) + gap),
+                _ => *s0,
+            };
+            starts.push(at);
+        }
+        let mut first = true;
+        let mut prev_at = 0.0;
+        for (i, (codes, s0, s1)) in words.iter().enumerate() {
+            let at = starts[i];
+            let room = starts.get(i + 1).map_or(s1 - at, |&next| next - at);
+            let width = (s1 - at).min(room - gap).max(0.1 * (s1 - s0));
+            let o = t.apply(run.point(l.bbox, at, base));
+            let ux = t.apply(run.point(l.bbox, at + 1.0, base));
+            let uy = t.apply(run.point(l.bbox, at, base + 1.0));
             let (u, v) = ((ux.0 - o.0, ux.1 - o.1), (uy.0 - o.0, uy.1 - o.1));
             let (ul, vl) = (u.0.hypot(u.1), v.0.hypot(v.1));
             if ul <= 0.0 || vl <= 0.0 {
                 continue;
             }
             let size = lh * vl; // font size in user units
-            let natural =
-                glyphs as f32 * glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32 * size;
-            // poppler splits words by geometry alone (it drops space characters), and its raw
-            // text puts a space only where the next word starts more than 0.15 of the font size
-            // past the last one: a word closer than that to the next is drawn a little narrower,
-            // leaving a quarter of the size between them.
-            let next = l.words.get(i + 1);
-            let mut width = x1 - x0;
-            if let Some(n) = next {
-                let room = n.bbox[0] as f32 - x0 - 0.25 * size / ul;
-                width = width.min(room.max(0.05 * width));
-            }
+            let natural = codes.len() as f32 * em * size;
             let stretch = width * ul / natural.max(1e-3);
-            match prev_x0 {
-                None => s.push_str(&format!(
+            if first {
+                s.push_str(&format!(
                     "{} {} {} {} {} {} Tm ",
                     num_p(size * u.0 / ul, 3),
                     num_p(size * u.1 / ul, 3),
@@ -260,22 +377,21 @@ fn text_layer(font: &TextFont, p: &Page, t: &Affine) -> Vec<u8> {
                     num_p(size * v.1 / vl, 3),
                     num(o.0),
                     num(o.1),
-                )),
+                ));
+                first = false;
+            } else {
                 // A pixel along the line is ul user units, a text space unit `size` of them.
-                Some(px) => s.push_str(&format!("{} 0 Td ", num_p((x0 - px) * ul / size, 3))),
+                s.push_str(&format!("{} 0 Td ", num((at - prev_at) * ul / size)));
             }
-            prev_x0 = Some(x0);
-            let hex: String = codes.iter().map(|c| format!("{c:04X}")).collect();
-            s.push_str(&format!("{} Tz <{hex}> Tj\n", num_p(stretch * 100.0, 1)));
-            // A space after each word but the line's last, squeezed into the gap to the next
-            // word: extraction then splits words by the text itself, not by guessing from gaps
-            // (two boxes that touch, or a space that ran into the next word, would merge them).
-            if let (Some(next), Some(&sp)) = (next, font.gid.get(&' ')) {
-                let gap = (next.bbox[0] as f32 - x0 - width).max(0.0) * ul;
-                let half_em = glyphless::ADVANCE as f32 / glyphless::UNITS_PER_EM as f32 * size;
-                let tz = (gap / half_em * 100.0).max(0.1);
-                s.push_str(&format!("{} Tz <{sp:04X}> Tj\n", num_p(tz, 1)));
+            prev_at = at;
+            let mut hex: String = codes.iter().map(|c| format!("{c:04X}")).collect();
+            // A space after each word but the line's last: extraction then splits words by the
+            // text itself, not only by guessing from gaps. It takes the word's stretch, and the
+            // next word is placed from the line's start, so its width moves nothing.
+            if let (Some(sp), true) = (&sp, i + 1 < words.len()) {
+                hex.push_str(sp);
             }
+            s.push_str(&format!("{} Tz <{hex}> Tj\n", num_p(stretch * 100.0, 0)));
         }
     }
     s.push_str("ET\n");
@@ -460,25 +576,12 @@ fn copied_pages(path: &Path, pages: &[&Page]) -> Result<(Vec<u8>, Vec<Option<Pix
         let page = out.pages().get(dest as PdfPageIndex).map_err(&e)?;
         let (w0, h0) = source_size(p);
         let cfg = PdfRenderConfig::new().set_target_size(w0 as i32, h0 as i32);
-        let at = |x: i32, y: i32| {
-            page.pixels_to_points(x, y, &cfg)
+        let map = crate::textlayer::affine_map(|x, y| {
+            page.pixels_to_points(x as i32, y as i32, &cfg)
                 .map(|(a, b)| (a.value, b.value))
-        };
-        let span = 1000;
-        let (o, ax, ay) = (
-            at(0, 0).map_err(&e)?,
-            at(span, 0).map_err(&e)?,
-            at(0, span).map_err(&e)?,
-        );
-        let s = span as f32;
-        maps.push(Some([
-            (ax.0 - o.0) / s,
-            (ax.1 - o.1) / s,
-            (ay.0 - o.0) / s,
-            (ay.1 - o.1) / s,
-            o.0,
-            o.1,
-        ]));
+        })
+        .map_err(&e)?;
+        maps.push(Some(map));
     }
     let bytes = out.save_to_bytes().map_err(perr("saving"))?;
     Ok((bytes, maps))
@@ -788,7 +891,63 @@ mod tests {
         assert_eq!(num(-0.00001), "0");
         assert_eq!(num(12.345678), "12.35");
         assert_eq!(num_p(0.1234567, 3), "0.123");
+        assert_eq!(num_p(120.3, 0), "120");
+        assert_eq!(num_p(-0.2, 0), "0");
         assert_eq!(num(f32::NAN), "0");
+    }
+
+    fn line(words: &[[i32; 4]]) -> Line {
+        let mut l = Line::new(crate::doc::union_bbox(words.iter().copied()), 90.0, 0);
+        l.words = words
+            .iter()
+            .map(|&b| crate::doc::Word::new("ab".into(), b, 90.0))
+            .collect();
+        l
+    }
+
+    fn page(lines: Vec<Line>) -> Page {
+        Page {
+            index: 1,
+            width: 3300,
+            height: 2550,
+            dpi: 300.0,
+            source: "ocr".into(),
+            source_reason: None,
+            overlay: vec![],
+            legacy_encoding: None,
+            rotation: 0,
+            skew: 0.0,
+            prep: Default::default(),
+            tables: vec![],
+            lines,
+            timings: Default::default(),
+        }
+    }
+
+    #[test]
+    fn lines_run_the_way_their_words_follow() {
+        let down = line(&[[2889, 380, 2939, 555], [2889, 578, 2939, 690]]);
+        let up = line(&[[100, 900, 150, 1000], [100, 700, 150, 880]]);
+        let right = line(&[[100, 100, 300, 150], [320, 100, 400, 150]]);
+        let tall_word = line(&[[2600, 380, 2650, 600]]);
+        let square_word = line(&[[2500, 380, 2540, 420]]);
+        // On a page of lines running down, one-word lines run down too.
+        let p = page(vec![
+            down.clone(),
+            down.clone(),
+            tall_word.clone(),
+            square_word.clone(),
+        ]);
+        assert_eq!(
+            Run::of_lines(&p),
+            vec![Run::Down, Run::Down, Run::Down, Run::Down]
+        );
+        // On a page of ordinary lines, a tall word runs down only when it has the letters for it.
+        let p = page(vec![right.clone(), right, up, tall_word, square_word]);
+        assert_eq!(
+            Run::of_lines(&p),
+            vec![Run::Right, Run::Right, Run::Up, Run::Down, Run::Right]
+        );
     }
 
     #[test]
