@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod budget;
 pub mod clean;
+pub mod cli;
 pub mod deskew;
 pub mod doc;
 pub mod dpi;
