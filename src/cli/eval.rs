@@ -1,30 +1,35 @@
 //! `sohoa eval`: CER and syllable WER against ground truth, per stage.
 
-use super::{cancel_flag, progress_bar};
+use super::{cancel_flag, progress_bar, EngineArgs};
 use crate::emit;
 use crate::error::exit;
-use crate::pipeline::Options;
+use clap::Args;
 use std::path::PathBuf;
 
-/// What `sohoa eval` was asked to do.
-pub struct Eval {
-    /// Folders holding scan sets with truth.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Folders holding scan sets with truth (e.g. ../shared/scans-dev).
     pub dirs: Vec<PathBuf>,
     /// Also score `restore` on NAME.eng.txt / NAME.truth.txt pairs in this folder.
+    #[arg(long)]
     pub restore_pairs: Option<PathBuf>,
-    /// Skip the raw-OCR pass.
+    /// Skip the raw-OCR pass (no clean-up, no restoration).
+    #[arg(long)]
     pub no_raw: bool,
-    /// Skip the bare-Tesseract baseline.
+    /// Skip the bare-Tesseract baseline (default settings on the same page images).
+    #[arg(long)]
     pub no_tesseract: bool,
-    /// Also a row per page.
+    /// Also print a row per page.
+    #[arg(long)]
     pub pages: bool,
     /// Write the table as JSON here too.
+    #[arg(long)]
     pub json: Option<PathBuf>,
-    /// The engine; its `model_dir` also restores the pairs.
-    pub options: Options,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
-pub fn eval(a: Eval) -> anyhow::Result<i32> {
+pub fn eval(a: EvalArgs) -> anyhow::Result<i32> {
     use crate::eval::{self, Column};
     use crate::text::ErrorCounts;
     let mut table: Vec<serde_json::Value> = Vec::new();
@@ -51,7 +56,7 @@ pub fn eval(a: Eval) -> anyhow::Result<i32> {
     if !sets.is_empty() {
         let cancel = cancel_flag();
         let opts = eval::EvalOptions {
-            base: a.options.clone(),
+            base: a.engine.options(),
             tesseract: !a.no_tesseract,
             raw: !a.no_raw,
         };
@@ -114,7 +119,7 @@ pub fn eval(a: Eval) -> anyhow::Result<i32> {
         ratio_row("TOTAL", total.wer_vs_tesseract(), &mut table);
     }
     if let Some(dir) = &a.restore_pairs {
-        let r = match &a.options.model_dir {
+        let r = match &a.engine.model {
             Some(d) => crate::restore::Restorer::from_dir(d)?,
             None => crate::restore::Restorer::embedded()?,
         };

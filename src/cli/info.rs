@@ -1,18 +1,23 @@
 //! `sohoa info`: versions, paths and models in use, for a bug report.
 
 use crate::error::exit;
+use clap::Args;
 use std::path::PathBuf;
 
-/// What `sohoa info` was asked to do.
-pub struct Info {
-    /// JSON instead of text.
+#[derive(Args)]
+pub struct InfoArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
     pub json: bool,
+    #[arg(long, env = "SOHOA_PDFIUM")]
     pub pdfium: Option<PathBuf>,
+    #[arg(long)]
     pub tessdata: Option<PathBuf>,
+    #[arg(long, default_value = crate::ocr::DEFAULT_LANG)]
     pub lang: String,
 }
 
-pub fn info(a: Info) -> anyhow::Result<i32> {
+pub fn info(a: InfoArgs) -> anyhow::Result<i32> {
     let tessdata = a
         .tessdata
         .clone()

@@ -1,20 +1,22 @@
-//! The `sohoa` command's subcommands, each a function over plain options, so that `main.rs`
-//! holds only the argument definitions and the dispatch. This is the CLI edge: errors are
+//! The `sohoa` command's subcommands: each one's arguments (clap) beside its body, so that
+//! `main.rs` holds only the top-level parser and the dispatch. This is the CLI edge: errors are
 //! `anyhow`, and each command returns its exit code ([`crate::error::exit`]).
 
 mod archive;
+mod engine;
 mod eval;
 mod info;
 mod restore;
 mod scale;
 mod scan;
 
-pub use archive::{batch, watch, Batch, Watch};
-pub use eval::{eval, Eval};
-pub use info::{info, Info};
-pub use restore::{restore, Restore};
-pub use scale::{status, submit, worker, Status, Submit, Worker};
-pub use scan::{scan, Scan};
+pub use archive::{batch, watch, BatchArgs, WatchArgs};
+pub use engine::EngineArgs;
+pub use eval::{eval, EvalArgs};
+pub use info::{info, InfoArgs};
+pub use restore::{restore, RestoreArgs};
+pub use scale::{status, submit, worker, StatusArgs, SubmitArgs, WorkerArgs};
+pub use scan::{scan, ScanArgs};
 
 use crate::error::exit;
 use std::io::IsTerminal;

@@ -2,18 +2,20 @@
 
 use crate::error::exit;
 use anyhow::Context;
+use clap::Args;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-/// What `sohoa restore` was asked to do.
-pub struct Restore {
-    /// Text file (UTF-8, TCVN3 or VNI); stdin when absent.
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// Text file (UTF-8, or TCVN3 / VNI: converted to Unicode first); stdin when absent.
     pub file: Option<PathBuf>,
     /// Restoration model directory instead of the built-in one.
+    #[arg(long, env = "SOHOA_MODEL")]
     pub model: Option<PathBuf>,
 }
 
-pub fn restore(a: Restore) -> anyhow::Result<i32> {
+pub fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
     let mut bytes = Vec::new();
     match &a.file {
         Some(p) => {

@@ -1,49 +1,77 @@
 //! `sohoa submit`, `worker` and `status`: the scale-out front-end, run from the command line.
 
+use super::EngineArgs;
 use crate::emit::Format;
 use crate::error::exit;
-use crate::pipeline::{Options, Pipeline};
+use crate::pipeline::Pipeline;
+use clap::Args;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// What `sohoa submit` was asked to do.
-pub struct Submit {
+#[derive(Args)]
+#[command(
+    after_help = "Idempotent: submitting the same tree again adds no jobs. See docs/scale-out.md."
+)]
+pub struct SubmitArgs {
+    /// Folder to walk recursively, on storage every worker mounts at the same path, or an
+    /// s3://bucket/prefix (credentials and endpoint from AWS_* variables).
     pub input: PathBuf,
-    /// The queue's URL.
+    /// The queue: redis://host[:port][/db].
+    #[arg(long, env = "SOHOA_QUEUE")]
     pub queue: String,
-    /// Output folder or URL [default: <IN>-ocr].
+    /// Output folder or s3://bucket/prefix (mirrors IN, as `sohoa batch`) [default: <IN>-ocr].
+    #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Output formats, comma-separated.
+    /// Output formats, comma-separated (json, txt, hocr, alto, pdf).
+    #[arg(long, default_value = "json,txt")]
     pub formats: String,
+    /// PDFs with more pages are split into jobs of this many pages.
+    #[arg(long, default_value_t = 25)]
     pub pages_per_job: usize,
+    /// Redo inputs whose results exist, even those already queued.
+    #[arg(long)]
     pub force: bool,
     /// Print what was done as JSON on stdout.
+    #[arg(long)]
     pub json: bool,
 }
 
-/// What `sohoa worker` was asked to do.
-pub struct Worker {
+#[derive(Args)]
+#[command(after_help = "Run one per machine (--jobs = cores). See docs/scale-out.md.")]
+pub struct WorkerArgs {
+    /// The queue: redis://host[:port][/db].
+    #[arg(long, env = "SOHOA_QUEUE")]
     pub queue: String,
-    /// Seconds after which a job of a silent worker is taken over.
+    /// Seconds after which a job held by a worker that stopped answering is taken over.
+    #[arg(long, default_value_t = 60.0)]
     pub ack_timeout: f64,
+    /// Attempts (failures and lost workers) before a job goes to the dead letters.
+    #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
-    /// Exit once nothing is queued or running.
+    /// Exit once nothing is queued or running (and write report.json).
+    #[arg(long)]
     pub drain: bool,
-    pub options: Options,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
-/// What `sohoa status` was asked to do.
-pub struct Status {
+#[derive(Args)]
+pub struct StatusArgs {
+    /// The queue: redis://host[:port][/db].
+    #[arg(long, env = "SOHOA_QUEUE")]
     pub queue: String,
-    /// JSON on stdout.
+    /// Print JSON on stdout.
+    #[arg(long)]
     pub json: bool,
-    /// Wait until the queue drains.
+    /// Wait until the queue drains (exit 4 when there are dead letters).
+    #[arg(long)]
     pub wait: bool,
     /// Do not write report.json when drained.
+    #[arg(long)]
     pub no_report: bool,
 }
 
-pub fn submit(a: Submit) -> anyhow::Result<i32> {
+pub fn submit(a: SubmitArgs) -> anyhow::Result<i32> {
     let formats = Format::parse_list(&a.formats).map_err(anyhow::Error::msg)?;
     let mut q = crate::queue::open(&a.queue)?;
     let opts = crate::scale::SubmitOptions {
@@ -65,7 +93,7 @@ pub fn submit(a: Submit) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-pub fn worker(a: Worker) -> anyhow::Result<i32> {
+pub fn worker(a: WorkerArgs) -> anyhow::Result<i32> {
     if !a.ack_timeout.is_finite() || !(1.0..=86400.0).contains(&a.ack_timeout) {
         anyhow::bail!(
             "--ack-timeout {}: give seconds between 1 and 86400",
@@ -73,7 +101,7 @@ pub fn worker(a: Worker) -> anyhow::Result<i32> {
         );
     }
     let stop = crate::scale::stop_on_signals();
-    let o = a.options;
+    let o = a.engine.options();
     let opts = crate::scale::WorkerOptions {
         queue: a.queue,
         slots: o.jobs,
@@ -94,7 +122,7 @@ pub fn worker(a: Worker) -> anyhow::Result<i32> {
     Ok(exit::OK)
 }
 
-pub fn status(a: Status) -> anyhow::Result<i32> {
+pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
     let mut q = crate::queue::open(&a.queue)?;
     loop {
         let s = crate::scale::status(&mut *q, !a.no_report)?;

@@ -1,26 +1,33 @@
 //! `sohoa scan`: files to text, JSON, hOCR, ALTO or a searchable PDF, on stdout or into files.
 
-use super::{cancel_flag, progress_bar};
+use super::{cancel_flag, progress_bar, EngineArgs};
 use crate::emit::{self, Format};
 use crate::error::exit;
-use crate::pipeline::{Event, Options, Pipeline};
+use crate::pipeline::{Event, Pipeline};
+use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-/// What `sohoa scan` was asked to do.
-pub struct Scan {
+#[derive(Args)]
+pub struct ScanArgs {
+    /// Input files.
+    #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Output format [default: from `output`'s extension, else text].
+    /// Output format [default: from -o's extension, else text].
+    #[arg(short, long, value_enum)]
     pub format: Option<Format>,
     /// Write here (atomically) instead of stdout; with several inputs, a directory.
+    #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Plain PDF instead of PDF/A-2b.
+    /// Write the searchable PDF as plain PDF instead of PDF/A-2b.
+    #[arg(long)]
     pub pdf_plain: bool,
-    pub options: Options,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
-pub fn scan(a: Scan) -> anyhow::Result<i32> {
+pub fn scan(a: ScanArgs) -> anyhow::Result<i32> {
     let format = a
         .format
         .or_else(|| a.output.as_deref().and_then(Format::from_path))
@@ -34,7 +41,7 @@ pub fn scan(a: Scan) -> anyhow::Result<i32> {
             );
         }
     }
-    let pipeline = Pipeline::new(a.options.clone())?;
+    let pipeline = Pipeline::new(a.engine.options())?;
     let cancel = cancel_flag();
     let pb = progress_bar(0, "pages");
     let pb2 = pb.clone();
