@@ -21,7 +21,7 @@ use crate::emit::{self, Format};
 use crate::error::{Error, Result};
 use crate::input::Kind;
 use crate::pipeline::{Event, Pipeline};
-use crate::publish::{self, Dir, Sink};
+use crate::publish::{self, write_err, Dir, Sink};
 pub use crate::report::{Entry, Report, Settings, Status, Summary, REPORT};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -149,13 +149,6 @@ fn json_records(path: &Path, sha: &str, settings: &Settings) -> Option<usize> {
     let r = publish::recorded_in(path)?;
     (r.sha256 == sha && r.lang == settings.lang && r.restore_model == settings.restore_model)
         .then_some(r.pages)
-}
-
-fn write_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Write {
-        path: path.to_path_buf(),
-        source: e,
-    }
 }
 
 /// The journal, appended to and flushed to disk after each input.

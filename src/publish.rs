@@ -44,6 +44,14 @@ impl Sink for Dir<'_> {
     }
 }
 
+/// The error of an I/O operation that writes `path` (an output, a journal, a move).
+pub fn write_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::Write {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
 /// The formats to write: without repeats, `json,txt` when none asked for, text before JSON.
 pub fn formats(requested: &[Format]) -> Vec<Format> {
     let mut v: Vec<Format> = Vec::new();

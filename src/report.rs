@@ -25,8 +25,8 @@ pub struct Entry {
     pub status: Status,
     /// Why it failed or was skipped, in words; null when ok.
     pub error: Option<String>,
-    /// A stable tag: for failures [`crate::Error::kind`] (`encrypted`, `damaged-pdf`, …); for skips
-    /// `up-to-date`, `unsupported` or `interrupted`.
+    /// A stable tag: for failures [`crate::Error::kind`] (`encrypted`, `damaged-pdf`, …); for
+    /// skips `up-to-date`, `unsupported` or `interrupted`.
     pub reason: Option<String>,
     pub pages: usize,
     /// Wall-clock seconds from the file's first page starting to its outputs being written

@@ -31,13 +31,12 @@ use crate::emit::{self, Format};
 use crate::error::{Error, Result};
 use crate::naming::rel_string;
 use crate::pipeline::Pipeline;
-use crate::publish::{self, Dir};
+use crate::publish::{self, write_err as werr, Dir};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The watch journal's name inside [`STATE_DIR`].
@@ -173,13 +172,6 @@ struct Store {
     stems: HashSet<String>,
     next_id: u64,
     crash_at: Option<String>,
-}
-
-fn werr(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Write {
-        path: path.to_path_buf(),
-        source: e,
-    }
 }
 
 fn split_ext(rel: &str) -> (String, String) {
@@ -564,21 +556,6 @@ fn stat(path: &Path) -> std::io::Result<(u64, Option<SystemTime>)> {
         return Err(std::io::Error::other("not a regular file"));
     }
     Ok((m.len(), m.modified().ok()))
-}
-
-/// Install a SIGINT/SIGTERM handler: the first signal sets the returned flag (the watcher
-/// finishes the file in hand and returns), a second one exits at once with 130 (safe: the
-/// journal makes any moment a good one to die).
-pub fn stop_on_signals() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::error::exit::INTERRUPTED);
-        }
-        eprintln!("sohoa watch: stopping after the file in hand (signal again to quit now; nothing is lost)");
-    });
-    flag
 }
 
 struct Watcher<'a> {

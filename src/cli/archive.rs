@@ -1,6 +1,6 @@
 //! `sohoa batch` and `sohoa watch`: the archive front-ends, run from the command line.
 
-use super::{cancel_flag, EngineArgs};
+use super::{cancel_flag, stop_on_signals, EngineArgs};
 use crate::emit::Format;
 use crate::error::exit;
 use crate::pipeline::Pipeline;
@@ -70,7 +70,10 @@ pub fn watch(a: WatchArgs) -> anyhow::Result<i32> {
     if !a.settle.is_finite() || !(0.0..=86400.0).contains(&a.settle) {
         anyhow::bail!("--settle {}: give seconds between 0 and 86400", a.settle);
     }
-    let stop = crate::watch::stop_on_signals();
+    // Quitting at once on a second signal is safe: the journal makes any moment a good one to die.
+    let stop = stop_on_signals(
+        "sohoa watch: stopping after the file in hand (signal again to quit now; nothing is lost)",
+    );
     let pipeline = Pipeline::new(a.engine.options())?;
     let mut opts = crate::watch::WatchOptions::new(a.input, a.output);
     opts.archive = a.archive;

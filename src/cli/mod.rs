@@ -68,17 +68,23 @@ pub fn reexec_with_single_threaded_openmp() {
     eprintln!("sohoa: warning: could not re-run with OMP_THREAD_LIMIT=1 ({err}); OCR may be slow");
 }
 
-/// Ctrl-C / SIGTERM: the first sets the flag (the pages in hand are finished), a second exits.
-fn cancel_flag() -> Arc<AtomicBool> {
+/// Install the SIGINT/SIGTERM handler: the first signal sets the returned flag and says
+/// `message` (the command finishes what it has in hand), a second exits at once with 130.
+fn stop_on_signals(message: &'static str) -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
     let _ = ctrlc::set_handler(move || {
         if f.swap(true, Ordering::SeqCst) {
             std::process::exit(exit::INTERRUPTED);
         }
-        eprintln!("sohoa: interrupted; finishing the pages in hand (Ctrl-C again to quit now)");
+        eprintln!("{message}");
     });
     flag
+}
+
+/// [`stop_on_signals`] for a run over files: the pages in hand are finished.
+fn cancel_flag() -> Arc<AtomicBool> {
+    stop_on_signals("sohoa: interrupted; finishing the pages in hand (Ctrl-C again to quit now)")
 }
 
 fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {

@@ -1,6 +1,6 @@
 //! `sohoa submit`, `worker` and `status`: the scale-out front-end, run from the command line.
 
-use super::EngineArgs;
+use super::{stop_on_signals, EngineArgs};
 use crate::emit::Format;
 use crate::error::exit;
 use crate::pipeline::Pipeline;
@@ -100,7 +100,11 @@ pub fn worker(a: WorkerArgs) -> anyhow::Result<i32> {
             a.ack_timeout
         );
     }
-    let stop = crate::scale::stop_on_signals();
+    // Quitting at once on a second signal is safe: the jobs in hand come back to the queue after
+    // the ack timeout.
+    let stop = stop_on_signals(
+        "sohoa worker: stopping after the jobs in hand (signal again to quit now; nothing is lost)",
+    );
     let o = a.engine.options();
     let opts = crate::scale::WorkerOptions {
         queue: a.queue,

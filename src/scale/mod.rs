@@ -836,21 +836,6 @@ fn handle(
     }
 }
 
-/// Install a SIGINT/SIGTERM handler for a worker: the first signal sets the returned flag (the
-/// jobs in hand are finished and acknowledged), a second exits at once with 130 (safe: the jobs
-/// in hand come back to the queue after the ack timeout).
-pub fn stop_on_signals() -> std::sync::Arc<AtomicBool> {
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::error::exit::INTERRUPTED);
-        }
-        eprintln!("sohoa worker: stopping after the jobs in hand (signal again to quit now; nothing is lost)");
-    });
-    flag
-}
-
 /// Run a worker until `stop` is set (or, with `drain`, until nothing is queued or running).
 /// Jobs in hand are finished first.
 pub fn work(
