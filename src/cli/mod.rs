@@ -2,6 +2,10 @@
 //! `main.rs` holds only the top-level parser and the dispatch. This is the CLI edge: errors are
 //! `anyhow`, and each command returns its exit code ([`crate::error::exit`]).
 
+// The arguments' doc comments are clap's help text, written for a terminal: `[/db]` and
+// `<name>` there are parts of a command line, not links or HTML.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+
 mod archive;
 mod engine;
 mod eval;

@@ -6,9 +6,9 @@
 //!   nothing; inputs whose results are already in OUT (same SHA-256) are skipped as `batch`
 //!   skips them.
 //! - [`work`] takes jobs, OCRs them with the same [`Pipeline`], writes results into the output
-//!   tree with the names and atomic writes of `batch` and then acknowledges. A range job writes a
-//!   partial document under `OUT/.sohoa/parts/`; the job that finds all ranges of its file done
-//!   merges them into the results. Acknowledging is atomic with the bookkeeping, so a worker may
+//!   tree with the names and atomic writes of `batch` (both through [`crate::publish`]) and then
+//!   acknowledges. A range job writes a partial document under `OUT/.sohoa/parts/`; the job that
+//!   finds all ranges of its file done merges them into the results. Acknowledging is atomic with the bookkeeping, so a worker may
 //!   die at any moment: its job comes back after the ack timeout and the results are written
 //!   once more over themselves, never beside themselves.
 //! - [`status`] reads the counters and, once nothing is queued or running, writes each run's
