@@ -21,6 +21,8 @@ use crate::emit::{self, Format};
 use crate::error::{Error, Result};
 use crate::input::Kind;
 use crate::pipeline::{Event, Pipeline};
+use crate::publish::{self, write_err, Dir, Sink};
+pub use crate::report::{Entry, Report, Settings, Status, Summary, REPORT};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
@@ -29,8 +31,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// The report's file name inside OUT.
-pub const REPORT: &str = "report.json";
 /// State kept by batch and watch inside OUT (hidden, so `watch` never takes it for an input).
 pub const STATE_DIR: &str = ".sohoa";
 /// The batch journal's name inside [`STATE_DIR`].
@@ -47,152 +47,6 @@ pub struct BatchOptions {
     pub force: bool,
     /// Show a progress bar on stderr; otherwise one log line per file.
     pub progress: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Failed,
-    Skipped,
-}
-
-/// One input in the report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
-    /// The input's path (IN joined with its relative path).
-    pub input: String,
-    pub status: Status,
-    /// Why it failed or was skipped, in words; null when ok.
-    pub error: Option<String>,
-    /// A stable tag: for failures [`Error::kind`] (`encrypted`, `damaged-pdf`, …); for skips
-    /// `up-to-date`, `unsupported` or `interrupted`.
-    pub reason: Option<String>,
-    pub pages: usize,
-    /// Wall-clock seconds from the file's first page starting to its outputs being written
-    /// (files overlap, so these do not add up to the run's time).
-    pub seconds: f64,
-    pub outputs: Vec<String>,
-    /// SHA-256 of the input's content, when it was read.
-    pub sha256: Option<String>,
-    /// Pages by where their text came from (`ocr`, `text`, `layer`: docs/schema.md), when the
-    /// input was processed in this run.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub pages_by_source: BTreeMap<String, usize>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Summary {
-    pub files: usize,
-    pub ok: usize,
-    pub failed: usize,
-    pub skipped: usize,
-    /// Pages OCRed in this run (not counting skipped inputs).
-    pub pages: usize,
-    /// Wall-clock seconds of the run.
-    pub seconds: f64,
-    pub pages_per_second: f64,
-    pub failures_by_reason: BTreeMap<String, usize>,
-    pub skipped_by_reason: BTreeMap<String, usize>,
-    /// Pages processed in this run by where their text came from: `ocr` (rendered and OCR'd),
-    /// `text` (a PDF's own text, taken), `layer` (an earlier OCR layer, kept).
-    #[serde(default)]
-    pub pages_by_source: BTreeMap<String, usize>,
-    /// The run was stopped by Ctrl-C / SIGTERM; rerun to finish.
-    pub interrupted: bool,
-}
-
-impl Summary {
-    /// The counts over a run's entries; the caller fills in the times.
-    pub fn of(files: &[Entry]) -> Summary {
-        let mut s = Summary {
-            files: files.len(),
-            ..Default::default()
-        };
-        for e in files {
-            match e.status {
-                Status::Ok => {
-                    s.ok += 1;
-                    s.pages += e.pages;
-                    for (k, n) in &e.pages_by_source {
-                        *s.pages_by_source.entry(k.clone()).or_default() += n;
-                    }
-                }
-                Status::Failed => {
-                    s.failed += 1;
-                    s.pages += e.pages;
-                    *s.failures_by_reason
-                        .entry(e.reason.clone().unwrap_or_default())
-                        .or_default() += 1;
-                }
-                Status::Skipped => {
-                    s.skipped += 1;
-                    *s.skipped_by_reason
-                        .entry(e.reason.clone().unwrap_or_default())
-                        .or_default() += 1;
-                }
-            }
-        }
-        s
-    }
-}
-
-/// What affects an output besides the input's bytes: a change redoes the input on resume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
-    pub tesseract: String,
-    pub lang: String,
-    pub psm: i32,
-    /// `--tess-var` settings as KEY=VALUE (absent in state written before they existed).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tess_vars: Vec<String>,
-    pub restore_model: Option<String>,
-    pub dpi: f32,
-    pub image_dpi: f32,
-    pub clean: bool,
-    pub structure: bool,
-}
-
-impl Settings {
-    pub fn of(p: &Pipeline) -> Settings {
-        let o = p.options();
-        let e = p.engine_info();
-        Settings {
-            tesseract: e.tesseract,
-            lang: e.lang,
-            psm: o.ocr.psm,
-            tess_vars: o.ocr.var_strings().collect(),
-            restore_model: e.restore_model,
-            dpi: o.raster.dpi,
-            image_dpi: o.raster.image_dpi,
-            clean: o.clean.enabled,
-            structure: o.structure,
-        }
-    }
-}
-
-/// `OUT/report.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Report {
-    pub input: String,
-    pub output: String,
-    pub formats: Vec<Format>,
-    pub settings: Settings,
-    pub summary: Summary,
-    pub files: Vec<Entry>,
-}
-
-impl Report {
-    /// 130 when interrupted, 4 when some input failed, else 0.
-    pub fn exit_code(&self) -> i32 {
-        if self.summary.interrupted {
-            crate::error::exit::INTERRUPTED
-        } else if self.summary.failed > 0 {
-            crate::error::exit::SOME_FAILED
-        } else {
-            crate::error::exit::OK
-        }
-    }
 }
 
 /// One line of the journal: an input whose outputs were all written.
@@ -292,35 +146,9 @@ fn read_journal(path: &Path) -> HashMap<String, Done> {
 /// Whether a JSON output records this content hash and these settings' restoration model and
 /// language (the fallback when the journal has no line for an input).
 fn json_records(path: &Path, sha: &str, settings: &Settings) -> Option<usize> {
-    #[derive(Deserialize)]
-    struct Src {
-        sha256: String,
-        pages: usize,
-    }
-    #[derive(Deserialize)]
-    struct Eng {
-        lang: String,
-        #[serde(default)]
-        restore_model: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Head {
-        source: Src,
-        engine: Eng,
-    }
-    let f = std::fs::File::open(path).ok()?;
-    let h: Head = serde_json::from_reader(std::io::BufReader::new(f)).ok()?;
-    (h.source.sha256 == sha
-        && h.engine.lang == settings.lang
-        && h.engine.restore_model == settings.restore_model)
-        .then_some(h.source.pages)
-}
-
-fn write_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Write {
-        path: path.to_path_buf(),
-        source: e,
-    }
+    let r = publish::recorded_in(path)?;
+    (r.sha256 == sha && r.lang == settings.lang && r.restore_model == settings.restore_model)
+        .then_some(r.pages)
 }
 
 /// The journal, appended to and flushed to disk after each input.
@@ -396,15 +224,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
             source: std::io::Error::other("not a directory"),
         });
     }
-    let mut formats: Vec<Format> = Vec::new();
-    for f in &opts.formats {
-        if !formats.contains(f) {
-            formats.push(*f);
-        }
-    }
-    if formats.is_empty() {
-        formats = vec![Format::Json, Format::Text];
-    }
+    let formats = publish::formats(&opts.formats);
     // Outputs mirror the inputs' names, so with OUT = IN `x.pdf` would be replaced by its own
     // searchable PDF: refuse before touching anything.
     let same_dir =
@@ -418,8 +238,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
         });
     }
     std::fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
-    // Text first, JSON last: a JSON that records the input's hash means the others are written.
-    formats.sort_by_key(|f| matches!(f, Format::Json));
+    let sink = Dir(out_dir);
     let settings = Settings::of(pipeline);
     let state_dir = out_dir.join(STATE_DIR);
     let journal_path = state_dir.join(JOURNAL);
@@ -439,13 +258,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
         .cloned()
         .collect();
     let bases = plan_outputs(&supported);
-    let out_paths = |base: &str| -> Vec<(Format, String)> {
-        formats
-            .iter()
-            .map(|f| (*f, format!("{base}.{}", f.extension())))
-            .collect()
-    };
-    let display_out = |rel_out: &str| out_dir.join(rel_out).display().to_string();
+    let out_paths = |base: &str| publish::names(base, &formats);
 
     let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
     for (rel, e) in dir_errors {
@@ -530,7 +343,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                         seconds: 0.0,
                         outputs: out_paths(&bases[rel])
                             .iter()
-                            .map(|(_, o)| display_out(o))
+                            .map(|(_, o)| sink.display(o))
                             .collect(),
                         sha256: Some(sha),
                         pages_by_source: BTreeMap::new(),
@@ -615,30 +428,9 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                 pages_by_source: BTreeMap::new(),
             };
             let result = r.and_then(|doc| {
-                entry.pages = doc.pages.len();
-                for p in &doc.pages {
-                    *entry.pages_by_source.entry(p.source.clone()).or_default() += 1;
-                }
-                entry.sha256 = Some(doc.source.sha256.clone());
+                entry = publish::entry(input.clone(), &doc);
                 let outs = out_paths(&bases[rel]);
-                // All of an input's outputs or none: each file is written atomically, and when
-                // one cannot be (disk full, read-only) those already written for it go again.
-                for (k, (f, o)) in outs.iter().enumerate() {
-                    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        emit::render(&doc, *f)
-                    }))
-                    .map_err(|_| Error::Write {
-                        path: out_dir.join(o),
-                        source: std::io::Error::other("the writer crashed on this document"),
-                    })
-                    .and_then(|bytes| emit::write_atomic(&out_dir.join(o), &bytes));
-                    if let Err(e) = written {
-                        for (_, done) in &outs[..k] {
-                            let _ = std::fs::remove_file(out_dir.join(done));
-                        }
-                        return Err(e);
-                    }
-                }
+                let shown = publish::publish(&sink, &doc, &outs, &mut |_| {})?;
                 journal.append(&Done {
                     input: rel_string(rel),
                     sha256: doc.source.sha256.clone(),
@@ -646,7 +438,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                     pages: doc.pages.len(),
                     outputs: outs.iter().map(|(_, o)| o.clone()).collect(),
                 })?;
-                entry.outputs = outs.iter().map(|(_, o)| display_out(o)).collect();
+                entry.outputs = shown;
                 Ok(())
             });
             entry.seconds = started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
@@ -671,6 +463,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                     entry.reason = Some("interrupted".into());
                 }
                 Err(e) => {
+                    entry.status = Status::Failed;
                     entry.error = Some(e.to_string());
                     entry.reason = Some(e.kind().into());
                     logline(
@@ -709,9 +502,7 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
         summary: s,
         files,
     };
-    let mut bytes = serde_json::to_vec_pretty(&report).expect("reports serialise");
-    bytes.push(b'\n');
-    emit::write_atomic(&out_dir.join(REPORT), &bytes)?;
+    emit::write_atomic(&out_dir.join(REPORT), &report.to_bytes())?;
     compact_journal(&journal_path);
     Ok(report)
 }

@@ -156,6 +156,27 @@ pub struct Preparation {
 }
 
 impl Page {
+    /// A page read by OCR (`source` "ocr"), upright and unprepared, with no tables, overlay or
+    /// timings: the common case that callers adjust with struct update syntax.
+    pub fn new(index: usize, width: u32, height: u32, dpi: f32, lines: Vec<Line>) -> Page {
+        Page {
+            index,
+            width,
+            height,
+            dpi,
+            source: "ocr".into(),
+            source_reason: None,
+            overlay: Vec::new(),
+            legacy_encoding: None,
+            rotation: 0,
+            skew: 0.0,
+            prep: Preparation::default(),
+            tables: Vec::new(),
+            lines,
+            timings: Timings::default(),
+        }
+    }
+
     /// The page's text, one OCR line per line.
     pub fn text(&self) -> String {
         let mut s = String::new();

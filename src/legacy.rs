@@ -181,27 +181,23 @@ fn soft_hyphens_back(tok: &str, convert: &dyn Fn(&str) -> String) -> String {
     }
 }
 
-const TONES: [(char, char); 5] = [
-    ('ù', '\u{301}'),
-    ('ø', '\u{300}'),
-    ('û', '\u{309}'),
-    ('õ', '\u{303}'),
-    ('ï', '\u{323}'),
-];
-const CIRC_TONES: [(char, char); 5] = [
-    ('á', '\u{301}'),
-    ('à', '\u{300}'),
-    ('å', '\u{309}'),
-    ('ã', '\u{303}'),
-    ('ä', '\u{323}'),
-];
-const BREVE_TONES: [(char, char); 5] = [
-    ('é', '\u{301}'),
-    ('è', '\u{300}'),
-    ('ú', '\u{309}'),
-    ('ü', '\u{303}'),
-    ('ë', '\u{323}'),
-];
+/// The five tones as combining marks (sắc, huyền, hỏi, ngã, nặng), in the order of the VNI tone
+/// characters below.
+const TONE_MARKS: [char; 5] = ['\u{301}', '\u{300}', '\u{309}', '\u{303}', '\u{323}'];
+/// VNI's tone characters: after a plain vowel, and with a circumflex or a breve/horn folded in.
+const TONES: [char; 5] = ['ù', 'ø', 'û', 'õ', 'ï'];
+const CIRC_TONES: [char; 5] = ['á', 'à', 'å', 'ã', 'ä'];
+const BREVE_TONES: [char; 5] = ['é', 'è', 'ú', 'ü', 'ë'];
+
+/// The tone mark a VNI tone character of `row` stands for.
+fn tone_mark(row: &[char; 5], c: char) -> Option<char> {
+    row.iter().position(|k| *k == c).map(|i| TONE_MARKS[i])
+}
+
+/// The VNI tone character of `row` for a tone mark.
+fn tone_char(row: &[char; 5], mark: char) -> Option<char> {
+    TONE_MARKS.iter().position(|m| *m == mark).map(|i| row[i])
+}
 /// VNI's single-code letters (lower case; capitals are their Latin-1 capitals).
 const VNI_SINGLE: [(char, char); 9] = [
     ('í', 'í'),
@@ -218,8 +214,8 @@ const VNI_SINGLE: [(char, char); 9] = [
 /// The mark a VNI trailing character adds: (vowel modifier, tone), both combining characters.
 fn vni_mark(c: char) -> Option<(Option<char>, Option<char>)> {
     let l = c.to_lowercase().next()?;
-    if let Some((_, t)) = TONES.iter().find(|(k, _)| *k == l) {
-        return Some((None, Some(*t)));
+    if let Some(t) = tone_mark(&TONES, l) {
+        return Some((None, Some(t)));
     }
     if l == 'â' {
         return Some((Some('\u{302}'), None));
@@ -227,11 +223,11 @@ fn vni_mark(c: char) -> Option<(Option<char>, Option<char>)> {
     if l == 'ê' {
         return Some((Some('\u{306}'), None));
     }
-    if let Some((_, t)) = CIRC_TONES.iter().find(|(k, _)| *k == l) {
-        return Some((Some('\u{302}'), Some(*t)));
+    if let Some(t) = tone_mark(&CIRC_TONES, l) {
+        return Some((Some('\u{302}'), Some(t)));
     }
-    if let Some((_, t)) = BREVE_TONES.iter().find(|(k, _)| *k == l) {
-        return Some((Some('\u{306}'), Some(*t)));
+    if let Some(t) = tone_mark(&BREVE_TONES, l) {
+        return Some((Some('\u{306}'), Some(t)));
     }
     None
 }
@@ -331,15 +327,12 @@ pub fn encode_vni(text: &str) -> Option<Vec<u8>> {
             (b @ ('a' | 'e' | 'o' | 'u' | 'y'), false) => b,
             _ => return None,
         };
-        let in_table = |table: &[(char, char); 5], t: char| {
-            table.iter().find(|(_, v)| *v == t).map(|(k, _)| *k)
-        };
         let mark = match (modifier, tone) {
-            (Some('\u{302}'), Some(t)) => Some(in_table(&CIRC_TONES, t)?),
+            (Some('\u{302}'), Some(t)) => Some(tone_char(&CIRC_TONES, t)?),
             (Some('\u{302}'), None) => Some('â'),
-            (Some(_), Some(t)) => Some(in_table(&BREVE_TONES, t)?),
+            (Some(_), Some(t)) => Some(tone_char(&BREVE_TONES, t)?),
             (Some(_), None) => Some('ê'),
-            (None, Some(t)) => Some(in_table(&TONES, t)?),
+            (None, Some(t)) => Some(tone_char(&TONES, t)?),
             (None, None) => None,
         };
         out.push(cased(base)?);

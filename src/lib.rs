@@ -3,11 +3,13 @@
 //!
 //! Stages, each a module: [`input`] (triage) → [`raster`] → [`clean`] → [`ocr`] → [`restore`] →
 //! [`structure`] → [`emit`]. [`pipeline`] drives them in parallel; [`batch`] and [`watch`] are
-//! the archive front-ends. Everything the CLI does is callable from here.
+//! the archive front-ends, [`scale`] the many-machine one, all writing results through
+//! [`publish`]. Everything the CLI does is callable from here.
 
 pub mod batch;
 pub mod budget;
 pub mod clean;
+pub mod cli;
 pub mod deskew;
 pub mod doc;
 pub mod dpi;
@@ -23,8 +25,10 @@ pub mod legacy;
 pub mod naming;
 pub mod ocr;
 pub mod pipeline;
+pub mod publish;
 pub mod queue;
 pub mod raster;
+pub mod report;
 pub mod restore;
 pub mod scale;
 pub mod structure;

@@ -492,20 +492,10 @@ impl Pipeline {
                     }
                 }
                 Page {
-                    index: index + 1,
-                    width: t.width,
-                    height: t.height,
-                    dpi: t.dpi,
                     source: source.name().into(),
-                    source_reason: None,
                     overlay,
-                    legacy_encoding: None,
-                    rotation: 0,
-                    skew: 0.0,
-                    prep: Default::default(),
-                    tables: Vec::new(),
-                    lines,
                     timings,
+                    ..Page::new(index + 1, t.width, t.height, t.dpi, lines)
                 }
             }
         };
@@ -600,14 +590,6 @@ impl Pipeline {
         }
         check()?;
         Ok(Page {
-            index: index + 1,
-            width,
-            height,
-            dpi,
-            source: "ocr".into(),
-            source_reason: None,
-            overlay: Vec::new(),
-            legacy_encoding: None,
             rotation,
             skew: report.skew,
             prep: crate::doc::Preparation {
@@ -616,8 +598,8 @@ impl Pipeline {
                 clean: self.opts.clean.enabled.then_some(report),
             },
             tables,
-            lines,
             timings,
+            ..Page::new(index + 1, width, height, dpi, lines)
         })
     }
 

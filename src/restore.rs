@@ -1881,10 +1881,12 @@ mod tests {
         assert_eq!(l.words[3].restore_conf, None);
     }
 
-    fn ocr_line(words: &[(&str, f32)]) -> crate::doc::Line {
+    /// An OCR line of `text`'s words, read at `confs` (one each).
+    fn ocr_line(text: &str, confs: &[f32]) -> crate::doc::Line {
         use crate::doc::{Line, Word};
         let mut line = Line::new([0, 0, 100, 10], 90.0, 0);
-        for &(w, conf) in words {
+        assert_eq!(text.split(' ').count(), confs.len());
+        for (w, &conf) in text.split(' ').zip(confs) {
             line.words.push(Word::new(w.into(), [0, 0, 8, 10], conf));
         }
         line.refresh_text();
@@ -1896,32 +1898,18 @@ mod tests {
         // Tesseract's commonest errors on real government scans, each read at >= 90.
         let r = Restorer::embedded().unwrap();
         let mut lines = vec![
-            ocr_line(&[
-                ("Mặt", 96.0),
-                ("trận", 96.0),
-                ("Tô", 93.0),
-                ("quốc", 96.0),
-                ("Việt", 96.0),
-                ("Nam", 96.0),
-            ]),
-            ocr_line(&[
-                ("các", 96.0),
-                ("cập", 92.0),
-                ("ủy", 96.0),
-                ("đảng", 96.0),
-                ("tiệp", 92.0),
-                ("thu", 96.0),
-                ("ý", 96.0),
-                ("kiến", 96.0),
-            ]),
-            ocr_line(&[
-                ("các", 96.0),
-                ("cơ", 96.0),
-                ("quan", 96.0),
-                ("có", 96.0),
-                ("thẳm", 91.0),
-                ("quyền", 96.0),
-            ]),
+            ocr_line(
+                "Mặt trận Tô quốc Việt Nam",
+                &[96.0, 96.0, 93.0, 96.0, 96.0, 96.0],
+            ),
+            ocr_line(
+                "các cập ủy đảng tiệp thu ý kiến",
+                &[96.0, 92.0, 96.0, 96.0, 92.0, 96.0, 96.0, 96.0],
+            ),
+            ocr_line(
+                "các cơ quan có thẳm quyền",
+                &[96.0, 96.0, 96.0, 96.0, 91.0, 96.0],
+            ),
         ];
         r.restore_ocr_lines(&mut lines).unwrap();
         assert_eq!(lines[0].text, "Mặt trận Tổ quốc Việt Nam");
@@ -1938,26 +1926,14 @@ mod tests {
         // A poem's words (peer scan vietsample1.pdf), read at 100.
         let r = Restorer::embedded().unwrap();
         let mut lines = vec![
-            ocr_line(&[
-                ("Những", 100.0),
-                ("ngày", 100.0),
-                ("tháng", 100.0),
-                ("trên", 100.0),
-                ("vai", 100.0),
-                ("buồn", 100.0),
-                ("bỗng", 100.0),
-                ("nặng", 100.0),
-            ]),
-            ocr_line(&[
-                ("Em", 100.0),
-                ("ở", 100.0),
-                ("đâu,", 100.0),
-                ("hỡi", 100.0),
-                ("mùa", 100.0),
-                ("thu", 100.0),
-                ("tóc", 100.0),
-                ("ngắn", 100.0),
-            ]),
+            ocr_line(
+                "Những ngày tháng trên vai buồn bỗng nặng",
+                &[100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0],
+            ),
+            ocr_line(
+                "Em ở đâu, hỡi mùa thu tóc ngắn",
+                &[100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0, 100.0],
+            ),
         ];
         r.restore_ocr_lines(&mut lines).unwrap();
         assert_eq!(lines[0].text, "Những ngày tháng trên vai buồn bỗng nặng");
@@ -1968,15 +1944,9 @@ mod tests {
     fn stray_punctuation_specks_are_dropped() {
         let r = Restorer::embedded().unwrap();
         let mut lines = vec![
-            ocr_line(&[
-                ("Kế", 95.0),
-                ("hoạch", 95.0),
-                (":", 40.0),
-                ("thực", 95.0),
-                ("hiện", 95.0),
-            ]),
-            ocr_line(&[("'", 30.0)]),
-            ocr_line(&[("-", 93.0), ("Tăng", 95.0), ("cường", 95.0)]),
+            ocr_line("Kế hoạch : thực hiện", &[95.0, 95.0, 40.0, 95.0, 95.0]),
+            ocr_line("'", &[30.0]),
+            ocr_line("- Tăng cường", &[93.0, 95.0, 95.0]),
         ];
         r.restore_ocr_lines(&mut lines).unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
@@ -1988,8 +1958,8 @@ mod tests {
         // What Tesseract read under the seal of the real circular (dev/real/circular-p2).
         let r = Restorer::embedded().unwrap();
         let mut lines = vec![
-            ocr_line(&[("M...", 3.0), ("kx————", 0.0)]),
-            ocr_line(&[("SIÊh", 1.0), ("Nhật", 94.0), ("Tân", 29.0), ("729", 5.0)]),
+            ocr_line("M... kx————", &[3.0, 0.0]),
+            ocr_line("SIÊh Nhật Tân 729", &[1.0, 94.0, 29.0, 5.0]),
         ];
         r.restore_ocr_lines(&mut lines).unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();

@@ -31,12 +31,12 @@ use crate::emit::{self, Format};
 use crate::error::{Error, Result};
 use crate::naming::rel_string;
 use crate::pipeline::Pipeline;
+use crate::publish::{self, write_err as werr, Dir};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The watch journal's name inside [`STATE_DIR`].
@@ -172,13 +172,6 @@ struct Store {
     stems: HashSet<String>,
     next_id: u64,
     crash_at: Option<String>,
-}
-
-fn werr(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::Write {
-        path: path.to_path_buf(),
-        source: e,
-    }
 }
 
 fn split_ext(rel: &str) -> (String, String) {
@@ -433,33 +426,24 @@ impl Store {
 
     /// Whether the JSON result of claim `id` is complete for its content (text is written first).
     fn results_complete(&self, id: u64) -> Option<usize> {
-        #[derive(Deserialize)]
-        struct Src {
-            sha256: String,
-            pages: usize,
-        }
-        #[derive(Deserialize)]
-        struct Head {
-            source: Src,
-        }
         let c = &self.claims[&id];
         if !self.txt_path(&c.stem).is_file() {
             return None;
         }
-        let f = std::fs::File::open(self.json_path(&c.stem)).ok()?;
-        let h: Head = serde_json::from_reader(std::io::BufReader::new(f)).ok()?;
-        (h.source.sha256 == c.sha256).then_some(h.source.pages)
+        let r = publish::recorded_in(&self.json_path(&c.stem))?;
+        (r.sha256 == c.sha256).then_some(r.pages)
     }
 
     /// Write the results of claim `id`; the caller archives the original next.
     fn write_results(&self, id: u64, doc: &crate::Document) -> Result<Vec<PathBuf>> {
         let stem = &self.claims[&id].stem;
-        let txt = self.txt_path(stem);
-        let json = self.json_path(stem);
-        emit::write_atomic(&txt, &emit::render(doc, Format::Text))?;
-        self.crash_point("after-txt");
-        emit::write_atomic(&json, &emit::render(doc, Format::Json))?;
-        Ok(vec![json, txt])
+        let outs = publish::names(stem, &publish::formats(&[Format::Text, Format::Json]));
+        publish::publish(&Dir(&self.out_dir), doc, &outs, &mut |f| {
+            if f == Format::Text {
+                self.crash_point("after-txt");
+            }
+        })?;
+        Ok(vec![self.json_path(stem), self.txt_path(stem)])
     }
 
     /// Move the original of claim `id` to the archive and record it done.
@@ -572,21 +556,6 @@ fn stat(path: &Path) -> std::io::Result<(u64, Option<SystemTime>)> {
         return Err(std::io::Error::other("not a regular file"));
     }
     Ok((m.len(), m.modified().ok()))
-}
-
-/// Install a SIGINT/SIGTERM handler: the first signal sets the returned flag (the watcher
-/// finishes the file in hand and returns), a second one exits at once with 130 (safe: the
-/// journal makes any moment a good one to die).
-pub fn stop_on_signals() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::error::exit::INTERRUPTED);
-        }
-        eprintln!("sohoa watch: stopping after the file in hand (signal again to quit now; nothing is lost)");
-    });
-    flag
 }
 
 struct Watcher<'a> {

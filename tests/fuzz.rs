@@ -375,22 +375,7 @@ fn doc_of_text(pages: &[Vec<String>]) -> Document {
 }
 
 fn page(index: usize, width: u32, height: u32, dpi: f32, lines: Vec<Line>) -> Page {
-    Page {
-        index,
-        width,
-        height,
-        dpi,
-        source: "ocr".into(),
-        source_reason: None,
-        overlay: Vec::new(),
-        legacy_encoding: None,
-        rotation: 0,
-        skew: 0.0,
-        prep: Default::default(),
-        tables: Vec::new(),
-        lines,
-        timings: Timings::default(),
-    }
+    Page::new(index, width, height, dpi, lines)
 }
 
 fn document(path: String, pages: Vec<Page>) -> Document {

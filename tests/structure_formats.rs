@@ -5,7 +5,7 @@
 //! - structure_NAME.truth.json: that scan's ground truth lines (text, box, kind).
 
 use serde_json::Value;
-use sohoa::doc::{Document, Line, Page, Timings, Word};
+use sohoa::doc::{Document, Line, Page, Word};
 use sohoa::structure::{self, Fields, Section};
 use std::path::{Path, PathBuf};
 
@@ -114,22 +114,13 @@ fn doc_from_truth(truth: &Value, columns: Columns) -> Document {
             right_first.extend(lines);
             lines = right_first;
         }
-        pages.push(Page {
-            index: p["page"].as_u64().unwrap() as usize,
-            width: p["width"].as_u64().unwrap() as u32,
-            height: p["height"].as_u64().unwrap() as u32,
-            dpi: 300.0,
-            source: "ocr".into(),
-            rotation: 0,
-            skew: 0.0,
-            prep: Default::default(),
-            source_reason: None,
-            overlay: Vec::new(),
-            legacy_encoding: None,
-            tables: Vec::new(),
+        pages.push(Page::new(
+            p["page"].as_u64().unwrap() as usize,
+            p["width"].as_u64().unwrap() as u32,
+            p["height"].as_u64().unwrap() as u32,
+            300.0,
             lines,
-            timings: Timings::default(),
-        });
+        ));
     }
     let mut doc = load_doc("structure_001-light.json");
     doc.source.path = "truth".into();
@@ -1056,22 +1047,7 @@ fn synth(rows: &[Row], split: bool) -> Document {
     }
     lines.extend(later);
     let mut doc = load_doc("sample-pdf.json");
-    doc.pages = vec![Page {
-        index: 1,
-        width: 2480,
-        height: 3508,
-        dpi: 300.0,
-        source: "ocr".into(),
-        rotation: 0,
-        skew: 0.0,
-        prep: Default::default(),
-        source_reason: None,
-        overlay: Vec::new(),
-        legacy_encoding: None,
-        tables: Vec::new(),
-        lines,
-        timings: Timings::default(),
-    }];
+    doc.pages = vec![Page::new(1, 2480, 3508, 300.0, lines)];
     doc
 }
 

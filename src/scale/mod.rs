@@ -6,13 +6,13 @@
 //!   nothing; inputs whose results are already in OUT (same SHA-256) are skipped as `batch`
 //!   skips them.
 //! - [`work`] takes jobs, OCRs them with the same [`Pipeline`], writes results into the output
-//!   tree with the names and atomic writes of `batch` and then acknowledges. A range job writes a
-//!   partial document under `OUT/.sohoa/parts/`; the job that finds all ranges of its file done
-//!   merges them into the results. Acknowledging is atomic with the bookkeeping, so a worker may
+//!   tree with the names and atomic writes of `batch` (both through [`crate::publish`]) and then
+//!   acknowledges. A range job writes a partial document under `OUT/.sohoa/parts/`; the job that
+//!   finds all ranges of its file done merges them into the results. Acknowledging is atomic with the bookkeeping, so a worker may
 //!   die at any moment: its job comes back after the ack timeout and the results are written
 //!   once more over themselves, never beside themselves.
 //! - [`status`] reads the counters and, once nothing is queued or running, writes each run's
-//!   `OUT/report.json` in the format of [`batch::Report`].
+//!   `OUT/report.json` in the format of [`Report`].
 //!
 //! Storage goes through [`storage::Storage`]: a path every worker mounts, or an `s3://` prefix in
 //! S3-compatible object storage. See docs/scale-out.md.
@@ -20,12 +20,13 @@
 pub mod pages;
 pub mod storage;
 
-use crate::batch::{self, Entry, Report, Settings, Status, Summary};
-use crate::emit::{self, Format};
+use crate::emit::Format;
 use crate::error::Error;
 use crate::input::{self, Kind, SourceInfo};
 use crate::pipeline::Pipeline;
+use crate::publish::{self, Sink};
 use crate::queue::{self, Counts, DeadLetter, Delivery, FileRecord, FileState, Job, Queue};
+use crate::report::{self, Entry, Report, Settings, Status, Summary};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -48,35 +49,19 @@ pub fn run_id(output_root: &str) -> String {
     sha_hex(output_root)[..16].to_string()
 }
 
-/// Formats without repeats, text before JSON (a JSON recording the input's hash means the
-/// others are written), `json,txt` when none.
-fn order_formats(formats: &[Format]) -> Vec<Format> {
-    let mut v: Vec<Format> = Vec::new();
-    for f in formats {
-        if !v.contains(f) {
-            v.push(*f);
-        }
-    }
-    if v.is_empty() {
-        v = vec![Format::Json, Format::Text];
-    }
-    v.sort_by_key(|f| matches!(f, Format::Json));
-    v
-}
+/// Results go into shared storage as `batch` writes them into a folder: each output one
+/// atomic put. An output already written stays when the next fails: the job comes back and
+/// writes it again over itself.
+struct Shared<'a>(&'a dyn Storage);
 
-/// The `source.sha256` and page count a JSON result records.
-fn json_source(bytes: &[u8]) -> Option<(String, usize)> {
-    #[derive(Deserialize)]
-    struct Src {
-        sha256: String,
-        pages: usize,
+impl Sink for Shared<'_> {
+    fn put(&self, rel: &str, bytes: &[u8]) -> crate::Result<()> {
+        self.0.put(rel, bytes)
     }
-    #[derive(Deserialize)]
-    struct Head {
-        source: Src,
+
+    fn display(&self, rel: &str) -> String {
+        self.0.display(rel)
     }
-    let h: Head = serde_json::from_slice(bytes).ok()?;
-    Some((h.source.sha256, h.source.pages))
 }
 
 // --- submit ----------------------------------------------------------------------------------
@@ -169,7 +154,7 @@ fn submit_roots(input: &Path, output: Option<&Path>) -> anyhow::Result<Roots> {
 /// Enqueue a tree. See the module documentation.
 pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitSummary> {
     let (in_store, out_store, exclude) = submit_roots(&opts.input, opts.output.as_deref())?;
-    let formats = order_formats(&opts.formats);
+    let formats = publish::formats(&opts.formats);
     let run = run_id(&out_store.root());
     let submitted_at = queue::now();
     q.put_run(&queue::RunRecord {
@@ -262,21 +247,16 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                     Ok(x) => x,
                     Err(e) => return Plan::Unreadable(e),
                 };
-                let base = &bases[rel];
-                let outs: Vec<String> = formats
-                    .iter()
-                    .map(|f| format!("{base}.{}", f.extension()))
-                    .collect();
-                if !opts.force && outs.iter().all(|o| out_store.exists(o)) {
+                let outs = publish::names(&bases[rel], &formats);
+                if !opts.force && outs.iter().all(|(_, o)| out_store.exists(o)) {
                     let json = outs
                         .iter()
-                        .zip(&formats)
-                        .find(|(_, f)| **f == Format::Json)
-                        .and_then(|(o, _)| out_store.get(o).ok().flatten())
-                        .and_then(|b| json_source(&b));
-                    if let Some((s, pages)) = json {
-                        if s == sha {
-                            return Plan::UpToDate(sha, pages);
+                        .find(|(f, _)| *f == Format::Json)
+                        .and_then(|(_, o)| out_store.get(o).ok().flatten())
+                        .and_then(|b| publish::recorded(&b));
+                    if let Some(r) = json {
+                        if r.sha256 == sha {
+                            return Plan::UpToDate(sha, r.pages);
                         }
                     }
                 }
@@ -325,9 +305,9 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                 r.error = Some("up to date (done by an earlier run; --force redoes it)".into());
                 r.reason = Some("up-to-date".into());
                 r.pages = pages;
-                r.outputs = formats
+                r.outputs = publish::names(base, &formats)
                     .iter()
-                    .map(|f| out_store.display(&format!("{base}.{}", f.extension())))
+                    .map(|(_, o)| out_store.display(o))
                     .collect();
                 r.sha256 = Some(sha);
                 q.submit(&run, &r, &[])?;
@@ -525,13 +505,8 @@ fn write_outputs(
     job: &Job,
     doc: &crate::Document,
 ) -> Result<Vec<String>, Error> {
-    let mut shown = Vec::new();
-    for f in order_formats(&job.formats) {
-        let rel = format!("{}.{}", job.base, f.extension());
-        out.put(&rel, &emit::render(doc, f))?;
-        shown.push(out.display(&rel));
-    }
-    Ok(shown)
+    let outs = publish::names(&job.base, &publish::formats(&job.formats));
+    publish::publish(&Shared(out), doc, &outs, &mut |_| {})
 }
 
 fn ok_record(
@@ -861,21 +836,6 @@ fn handle(
     }
 }
 
-/// Install a SIGINT/SIGTERM handler for a worker: the first signal sets the returned flag (the
-/// jobs in hand are finished and acknowledged), a second exits at once with 130 (safe: the jobs
-/// in hand come back to the queue after the ack timeout).
-pub fn stop_on_signals() -> std::sync::Arc<AtomicBool> {
-    let flag = std::sync::Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    let _ = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            std::process::exit(crate::error::exit::INTERRUPTED);
-        }
-        eprintln!("sohoa worker: stopping after the jobs in hand (signal again to quit now; nothing is lost)");
-    });
-    flag
-}
-
 /// Run a worker until `stop` is set (or, with `drain`, until nothing is queued or running).
 /// Jobs in hand are finished first.
 pub fn work(
@@ -1195,10 +1155,8 @@ pub fn write_reports(q: &mut dyn Queue, counts: &Counts) -> anyhow::Result<Vec<S
         };
         let files = q.files(&run.id)?;
         let report = build_report(&run, files, settings.clone(), counts);
-        let mut bytes = serde_json::to_vec_pretty(&report)?;
-        bytes.push(b'\n');
-        store.put(batch::REPORT, &bytes)?;
-        written.push(store.display(batch::REPORT));
+        store.put(report::REPORT, &report.to_bytes())?;
+        written.push(store.display(report::REPORT));
     }
     Ok(written)
 }
