@@ -29,6 +29,7 @@ pub mod publish;
 pub mod queue;
 pub mod raster;
 pub mod report;
+pub mod reread;
 pub mod restore;
 pub mod scale;
 pub mod structure;

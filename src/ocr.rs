@@ -357,11 +357,65 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Recognise one rectangle of a page ([left, top, right, bottom] in its pixels) with page
+    /// segmentation mode `psm`; boxes come back in page pixels.
+    pub fn recognize_crop(
+        &mut self,
+        page: &PageImage,
+        rect: [i32; 4],
+        psm: i32,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Line>> {
+        let w = page.width as i32;
+        let [l, t, r, b] = [
+            rect[0].clamp(0, w),
+            rect[1].clamp(0, page.height as i32),
+            rect[2].clamp(0, w),
+            rect[3].clamp(0, page.height as i32),
+        ];
+        if r - l < 3 || b - t < 3 {
+            return Ok(Vec::new());
+        }
+        let mut gray = Vec::with_capacity(((r - l) * (b - t)) as usize);
+        for y in t..b {
+            gray.extend_from_slice(&page.gray[(y * w + l) as usize..(y * w + r) as usize]);
+        }
+        let crop = PageImage {
+            width: (r - l) as u32,
+            height: (b - t) as u32,
+            gray,
+            inks: None,
+            ..*page
+        };
+        self.api
+            .set_page_seg_mode(TessPageSegMode::from_int(psm))
+            .map_err(ocr_err)?;
+        let read = self.recognize(&crop, deadline);
+        self.api
+            .set_page_seg_mode(TessPageSegMode::from_int(self.opts.psm))
+            .map_err(ocr_err)?;
+        let mut lines = read?;
+        let shift = |bb: &mut [i32; 4]| {
+            bb[0] += l;
+            bb[2] += l;
+            bb[1] += t;
+            bb[3] += t;
+        };
+        for line in &mut lines {
+            shift(&mut line.bbox);
+            line.words.iter_mut().for_each(|w| shift(&mut w.bbox));
+        }
+        Ok(lines)
+    }
+}
+
 /// A "word" made only of marks that scan streaks and specks produce ("|", "-=_===", "`") and
 /// that Vietnamese documents do not use on their own. Dashes, asterisks and ordinary
 /// punctuation alone are real (list items, the "*" under a Party header) and stay.
 pub fn is_scan_noise(word: &str) -> bool {
-    const NOISE: &str = "|`~_^¦=‚„›‹";
+    // ˆ and ˜ are spacing marks: a circumflex or tilde Tesseract found without its letter.
+    const NOISE: &str = "|`~_^¦=‚„›‹ˆ˜";
     word.chars().any(|c| NOISE.contains(c))
         && word
             .chars()

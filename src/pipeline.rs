@@ -548,7 +548,14 @@ impl Pipeline {
         let t = Instant::now();
         let mut engine = self.take_engine()?;
         // A panic in here unwinds past `give_engine`: an engine that crashed is not reused.
-        let result = self.ocr_upright(&mut engine, image, deadline);
+        let result = self.ocr_upright(&mut engine, image, deadline).and_then(
+            |(mut lines, rotation, read)| {
+                if self.opts.clean.enabled && reread_enabled() {
+                    crate::reread::reread_lost_ink(&mut engine, &read, &mut lines, deadline)?;
+                }
+                Ok((lines, rotation, read))
+            },
+        );
         self.give_engine(engine);
         let (mut lines, rotation, read) = result?;
         if crate::fault::strikes(crate::fault::Fault::WorkerPanic, page_no) {
@@ -648,6 +655,11 @@ impl Pipeline {
             (lines, 0, image)
         })
     }
+}
+
+/// `SOHOA_REREAD=0` turns off reading again the ink Tesseract's layout left out (for A/B runs).
+fn reread_enabled() -> bool {
+    std::env::var("SOHOA_REREAD").map_or(true, |v| v != "0")
 }
 
 /// Runs one page's work, turning a panic into that page's error.

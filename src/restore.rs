@@ -1625,6 +1625,8 @@ fn is_speck(w: &crate::doc::Word) -> bool {
 /// seal's ring, a signature's stroke, a stamp's frame ("M...", "kx————", "SIÊh" under the seal
 /// of the real circular). Overridable with `SOHOA_NOISE_CONF`, for measurements.
 const NOISE_CONF: f32 = 10.0;
+/// Below this confidence a word with a letter foreign to Vietnamese is taken for noise.
+const FOREIGN_CONF: f32 = 60.0;
 
 fn noise_conf() -> f32 {
     static C: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
@@ -1661,7 +1663,14 @@ fn drop_specks(lines: &mut Vec<crate::doc::Line>, is_word: impl Fn(&str) -> bool
             let garbage = w.conf < floor
                 && !core.chars().any(|c| c.is_ascii_digit())
                 && !is_word(&core.to_lowercase());
-            !(is_speck(w) || is_dot(w, line_h) || garbage)
+            // Letters Vietnamese does not write ("Ñ", "Ç") read with doubt: rules and seal
+            // edges, not a foreign name (those are read with confidence).
+            let foreign = w.conf < FOREIGN_CONF
+                && core.chars().any(|c| {
+                    let l = lower1(c);
+                    c.is_alphabetic() && l != 'đ' && !strip_char(l).is_ascii()
+                });
+            !(is_speck(w) || is_dot(w, line_h) || garbage || foreign)
         });
         if line.words.len() != before {
             line.refresh_text();
