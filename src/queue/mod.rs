@@ -14,7 +14,6 @@ use crate::emit::Format;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The connection failed, the server refused a command, or its reply made no sense.
@@ -36,7 +35,7 @@ pub struct Job {
     /// Content address: the same input, range, output tree and formats give the same id, which
     /// is what makes submitting twice harmless.
     pub id: String,
-    /// The run (one output tree) the job belongs to.
+    /// One output tree.
     pub run: String,
     /// Storage roots: a path every worker mounts, or an `s3://` prefix.
     pub input_root: String,
@@ -69,7 +68,6 @@ impl Job {
     }
 }
 
-/// A job handed to a worker, with what the worker needs to acknowledge it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub job: Job,
@@ -131,7 +129,6 @@ pub struct DeadLetter {
     pub at: f64,
 }
 
-/// Counters for `sohoa status`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     pub queued: u64,
@@ -158,7 +155,6 @@ impl Counts {
     }
 }
 
-/// A worker (consumer) the engine knows of.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     pub name: String,
@@ -172,7 +168,6 @@ pub trait Queue: Send {
     /// The queue's URL, without secrets.
     fn url(&self) -> String;
 
-    /// Record (or replace) a run.
     fn put_run(&mut self, run: &RunRecord) -> QResult<()>;
     /// Enqueue the jobs of one file that are not already queued or running, and record the
     /// file (replacing its record when jobs were added or there are none, keeping it
@@ -218,7 +213,6 @@ pub fn open(url: &str) -> QResult<Box<dyn Queue>> {
     Ok(Box::new(redis::RedisQueue::open(url)?))
 }
 
-/// Unix time in seconds.
 pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

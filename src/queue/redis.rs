@@ -1,19 +1,5 @@
-//! [`Queue`] on Redis Streams (Redis 7.0 or later).
-//!
-//! Keys (all under the hash tag `{sohoa}`, so they share a cluster slot and the Lua scripts may
-//! touch them together):
-//!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `{sohoa}:jobs` | stream, consumer group `workers` | one entry per delivery attempt: `job` = the [`Job`] as JSON |
-//! | `{sohoa}:inflight` | set | ids of jobs queued or running: what makes `submit` idempotent |
-//! | `{sohoa}:dead` | hash | job id → [`DeadLetter`] |
-//! | `{sohoa}:stats` | hash | `done`, `pages`, `started_at`, `last_done_at` (ms) since the queue was last idle |
-//! | `{sohoa}:recent` | sorted set | finished jobs of the last 10 minutes, by time, for pages/s |
-//! | `{sohoa}:runs` | hash | run id → [`RunRecord`] |
-//! | `{sohoa}:files:RUN` | hash | input (relative path) → [`FileRecord`] |
-//! | `{sohoa}:parts:RUN:SHA:REL` | set | ranges of a split file that are done |
-//! | `{sohoa}:settings` | string | the first worker's engine settings |
+//! [`Queue`] on Redis Streams (Redis 7.0 or later). The keys, all under the hash tag `{sohoa}` (one
+//! cluster slot, so a script may touch them together), are listed in docs/scale-out.md, "Keys".
 //!
 //! An entry a worker reads (`XREADGROUP … >`) stays in the group's pending list until `XACK`.
 //! A live worker re-claims its own entries (`XCLAIM … JUSTID`: resets the idle time without
@@ -24,8 +10,8 @@
 
 use super::{Counts, DeadLetter, Delivery, FileRecord, Job, QResult, Queue, QueueError};
 use super::{RunRecord, WorkerInfo};
-use redis::streams::{StreamClaimReply, StreamId, StreamInfoConsumersReply, StreamPendingReply};
-use redis::streams::{StreamPendingCountReply, StreamReadOptions, StreamReadReply};
+use redis::streams::{StreamInfoConsumer, StreamInfoConsumersReply, StreamPendingReply};
+use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{Commands, Connection, ErrorKind, FromRedisValue, RedisResult, Script, ToRedisArgs};
 use std::time::Duration;
 
@@ -37,7 +23,7 @@ const STATS: &str = "{sohoa}:stats";
 const RECENT: &str = "{sohoa}:recent";
 const RUNS: &str = "{sohoa}:runs";
 const SETTINGS: &str = "{sohoa}:settings";
-/// The keys every script gets first, in the order PRELUDE names them.
+/// The keys every script gets first, in the order [`SCRIPTS`] names them.
 const SCRIPT_KEYS: [&str; 5] = [STREAM, INFLIGHT, DEAD, STATS, RECENT];
 /// pages/s in `status` is over this window.
 const WINDOW_MS: i64 = 60_000;
@@ -53,11 +39,11 @@ fn parts_key(job: &Job) -> String {
     format!("{{sohoa}}:parts:{}:{sha}:{}", job.run, job.rel)
 }
 
-/// Run before every script. A file record is not replaced by one for other content (a newer
-/// submit's); `ack` answers 1 when the entry was still pending.
-const PRELUDE: &str = r#"
+/// The scripts, as one library: each call names its function (ARGV[1]).
+const SCRIPTS: &str = r#"
 local stream, inflight, dead, stats, recent, files, parts = unpack(KEYS)
-local group = 'workers'
+local group, op = 'workers', {}
+-- A file's record is not replaced by one for other content (a newer submit's).
 local function set_file(rel, json)
   local cur = redis.call('HGET', files, rel)
   if cur then
@@ -66,69 +52,68 @@ local function set_file(rel, json)
   end
   redis.call('HSET', files, rel, json)
 end
+-- 1 when the entry was still pending.
 local function ack(id)
   local n = redis.call('XACK', stream, group, id)
   redis.call('XDEL', stream, id)
   return n
 end
-"#;
-
-/// ARGV: rel filejson (jobid jobjson)*. A submit to an idle queue starts the counters afresh.
-const SUBMIT: &str = r#"
-local added = 0
-if #ARGV > 2 and redis.call('SCARD', inflight) == 0 then redis.call('DEL', stats, recent) end
-for i = 3, #ARGV, 2 do
-  if redis.call('SADD', inflight, ARGV[i]) == 1 then
-    redis.call('HDEL', dead, ARGV[i])
-    redis.call('XADD', stream, '*', 'job', ARGV[i + 1])
-    added = added + 1
+-- ARGV[4..]: job id, job, job id, job, … A submit to an idle queue starts the counters afresh.
+function op.submit(rel, file)
+  local added = 0
+  if #ARGV > 3 and redis.call('SCARD', inflight) == 0 then redis.call('DEL', stats, recent) end
+  for i = 4, #ARGV, 2 do
+    if redis.call('SADD', inflight, ARGV[i]) == 1 then
+      redis.call('HDEL', dead, ARGV[i])
+      redis.call('XADD', stream, '*', 'job', ARGV[i + 1])
+      added = added + 1
+    end
+  end
+  redis.call((added > 0 or #ARGV < 4) and 'HSET' or 'HSETNX', files, rel, file)
+  return added
+end
+-- The oldest entry pending longer than `idle` ms (its worker died), claimed: id, job, deliveries.
+function op.take(consumer, idle)
+  local p = redis.call('XPENDING', stream, group, 'IDLE', idle, '-', '+', 1)[1]
+  local e = p and redis.call('XCLAIM', stream, group, consumer, idle, p[1])[1]
+  if e then return {e[1], e[2][2], p[4] + 1} end
+end
+function op.keep_alive(id, consumer)
+  local p = redis.call('XPENDING', stream, group, id, id, 1)[1]
+  if not p or p[2] ~= consumer then return 0 end
+  return #redis.call('XCLAIM', stream, group, consumer, 0, id, 'JUSTID')
+end
+-- Only the first acknowledgement of a job counts (SREM answers 1 once).
+function op.complete(id, job, pages, now, rel, file)
+  ack(id)
+  local fresh = redis.call('SREM', inflight, job)
+  if fresh == 1 then
+    redis.call('HINCRBY', stats, 'done', 1)
+    redis.call('HINCRBY', stats, 'pages', pages)
+    redis.call('HSET', stats, 'last_done_at', now)
+    redis.call('ZADD', recent, now, now .. ':' .. job .. ':' .. pages)
+    redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - 600000)
+  end
+  if file ~= '' then
+    set_file(rel, file)
+    redis.call('DEL', parts)
+  end
+  return fresh
+end
+-- A repeated call (a lost reply) finds the entry acknowledged and adds no second copy.
+function op.retry(id, job, again)
+  if ack(id) == 1 and redis.call('SISMEMBER', inflight, job) == 1 then
+    redis.call('XADD', stream, '*', 'job', again)
   end
 end
-redis.call((added > 0 or #ARGV < 3) and 'HSET' or 'HSETNX', files, ARGV[1], ARGV[2])
-return added
-"#;
-
-/// ARGV: id consumer
-const KEEP_ALIVE: &str = r#"
-local p = redis.call('XPENDING', stream, group, ARGV[1], ARGV[1], 1)
-if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end
-return #redis.call('XCLAIM', stream, group, ARGV[2], 0, ARGV[1], 'JUSTID')
-"#;
-
-/// ARGV: id jobid pages now_ms rel filejson. Only the first acknowledgement of a job counts
-/// (`SREM` answers 1 once).
-const COMPLETE: &str = r#"
-ack(ARGV[1])
-local fresh = redis.call('SREM', inflight, ARGV[2])
-if fresh == 1 then
-  redis.call('HINCRBY', stats, 'done', 1)
-  redis.call('HINCRBY', stats, 'pages', ARGV[3])
-  redis.call('HSET', stats, 'last_done_at', ARGV[4])
-  redis.call('ZADD', recent, ARGV[4], ARGV[4] .. ':' .. ARGV[2] .. ':' .. ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', recent, '-inf', ARGV[4] - 600000)
+function op.bury(id, job, letter, rel, file)
+  ack(id)
+  if redis.call('SREM', inflight, job) == 1 then
+    redis.call('HSET', dead, job, letter)
+    if file ~= '' then set_file(rel, file) end
+  end
 end
-if ARGV[6] ~= '' then
-  set_file(ARGV[5], ARGV[6])
-  redis.call('DEL', parts)
-end
-return fresh
-"#;
-
-/// ARGV: id jobid newjobjson. A repeated call (a lost reply) finds the entry acknowledged and
-/// adds no second copy.
-const RETRY: &str = r#"
-if ack(ARGV[1]) == 1 and redis.call('SISMEMBER', inflight, ARGV[2]) == 1 then
-  redis.call('XADD', stream, '*', 'job', ARGV[3])
-end
-"#;
-
-/// ARGV: id jobid deadjson rel filejson
-const BURY: &str = r#"
-ack(ARGV[1])
-if redis.call('SREM', inflight, ARGV[2]) == 1 then
-  redis.call('HSET', dead, ARGV[2], ARGV[3])
-  if ARGV[5] ~= '' then set_file(ARGV[4], ARGV[5]) end
-end
+return op[ARGV[1]](unpack(ARGV, 2, 7))
 "#;
 
 pub struct RedisQueue {
@@ -155,19 +140,6 @@ fn now_ms() -> i64 {
 
 fn ms(d: Duration) -> usize {
     d.as_millis().max(1) as usize
-}
-
-fn delivery(e: StreamId, deliveries: u32) -> RedisResult<Delivery> {
-    let job = e
-        .get("job")
-        .and_then(|j: String| serde_json::from_str(&j).ok());
-    let job = job.ok_or_else(|| (ErrorKind::Parse, "no job in stream entry", e.id.clone()))?;
-    let handle = e.id;
-    Ok(Delivery {
-        job,
-        handle,
-        deliveries,
-    })
 }
 
 impl RedisQueue {
@@ -214,36 +186,18 @@ impl RedisQueue {
         })
     }
 
-    /// A script on [`SCRIPT_KEYS`], `run`'s files and `job`'s ranges, sent as `EVALSHA` and
-    /// loaded when the server does not know it yet (first use, or after a restart).
-    fn eval<T, A>(&mut self, lua: &str, run: &str, job: Option<&Job>, args: A) -> QResult<T>
+    /// `op` of [`SCRIPTS`] on [`SCRIPT_KEYS`], `run`'s files and `job`'s ranges, sent as
+    /// `EVALSHA` and loaded when the server does not know it yet (first use, or after a restart).
+    fn eval<T, A>(&mut self, op: &str, run: &str, job: Option<&Job>, args: A) -> QResult<T>
     where
         T: FromRedisValue,
         A: ToRedisArgs,
     {
-        let script = Script::new(&format!("{PRELUDE}{lua}"));
+        let parts = job.map_or("{sohoa}:parts".into(), parts_key);
+        let script = Script::new(SCRIPTS);
         let mut call = script.key(&SCRIPT_KEYS);
-        call.key(files_key(run))
-            .key(job.map_or("{sohoa}:parts".into(), parts_key));
-        self.run(|c| call.arg(args).invoke(c))
-    }
-
-    /// Take over the oldest entry pending longer than `stale`. Two workers may both find it;
-    /// `XCLAIM` checks the idle time again, so only one gets it.
-    fn take_stale(&mut self, worker: &str, stale: Duration) -> QResult<Option<Delivery>> {
-        let idle = ms(stale);
-        let p: StreamPendingCountReply = self.run(|c| {
-            let mut cmd = redis::cmd("XPENDING");
-            cmd.arg((STREAM, GROUP, "IDLE", idle, "-", "+", 1)).query(c)
-        })?;
-        let Some(p) = p.ids.into_iter().next() else {
-            return Ok(None);
-        };
-        self.run(|c| {
-            let r: StreamClaimReply = c.xclaim(STREAM, GROUP, worker, idle, &[&p.id])?;
-            let n = p.times_delivered as u32 + 1;
-            r.ids.into_iter().next().map(|e| delivery(e, n)).transpose()
-        })
+        call.key(files_key(run)).key(parts).arg(op).arg(args);
+        self.run(|c| call.invoke(c))
     }
 
     /// The records in a hash, a chunk at a time (HSCAN, so a million files do not block the
@@ -269,28 +223,37 @@ impl Queue for RedisQueue {
 
     fn submit(&mut self, run: &str, file: &FileRecord, jobs: &[Job]) -> QResult<usize> {
         let jobs: Vec<(&str, String)> = jobs.iter().map(|j| (&*j.id, json(j))).collect();
-        self.eval(SUBMIT, run, None, (&file.rel, json(file), jobs))
+        self.eval("submit", run, None, (&file.rel, json(file), jobs))
     }
 
     fn next(&mut self, worker: &str, stale: Duration, wait: Duration) -> QResult<Option<Delivery>> {
-        let mut d = self.take_stale(worker, stale)?;
+        let mut d: Option<(String, Option<String>, u32)> =
+            self.eval("take", "", None, (worker, ms(stale)))?;
         if d.is_none() {
             let opts = StreamReadOptions::default().group(GROUP, worker);
             let opts = opts.count(1).block(ms(wait));
-            d = self.run(|c| {
-                let r: Option<StreamReadReply> = c.xread_options(&[STREAM], &[">"], &opts)?;
-                let entry = r.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next());
-                entry.map(|e| delivery(e, 1)).transpose()
-            })?;
+            let r: Option<StreamReadReply> =
+                self.run(|c| c.xread_options(&[STREAM], &[">"], &opts))?;
+            let e = r.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next());
+            d = e.map(|e| (e.id.clone(), e.get("job"), 1));
         }
-        if d.is_some() {
-            self.run(|c| c.hset_nx::<_, _, _, ()>(STATS, "started_at", now_ms()))?;
-        }
-        Ok(d)
+        let Some((handle, job, deliveries)) = d else {
+            return Ok(None);
+        };
+        let job = self.run(|c| {
+            c.hset_nx::<_, _, _, ()>(STATS, "started_at", now_ms())?;
+            let job = job.and_then(|j| serde_json::from_str(&j).ok());
+            Ok(job.ok_or((ErrorKind::Parse, "no job in stream entry", handle.clone()))?)
+        })?;
+        Ok(Some(Delivery {
+            job,
+            handle,
+            deliveries,
+        }))
     }
 
     fn keep_alive(&mut self, worker: &str, d: &Delivery) -> QResult<bool> {
-        self.eval(KEEP_ALIVE, &d.job.run, None, (&d.handle, worker))
+        self.eval("keep_alive", "", None, (&d.handle, worker))
     }
 
     fn range_done(&mut self, job: &Job) -> QResult<usize> {
@@ -307,20 +270,19 @@ impl Queue for RedisQueue {
     fn complete(&mut self, d: &Delivery, pages: usize, file: Option<&FileRecord>) -> QResult<bool> {
         let (j, fj) = (&d.job, file.map(json).unwrap_or_default());
         let args = (&d.handle, &j.id, pages, now_ms(), &j.rel, fj);
-        self.eval(COMPLETE, &j.run, Some(j), args)
+        self.eval("complete", &j.run, Some(j), args)
     }
 
     fn retry(&mut self, d: &Delivery) -> QResult<()> {
         let mut job = d.job.clone();
         job.attempt += d.deliveries;
-        let args = (&d.handle, &d.job.id, json(&job));
-        self.eval(RETRY, &job.run, None, args)
+        self.eval("retry", "", None, (&d.handle, &d.job.id, json(&job)))
     }
 
     fn bury(&mut self, d: &Delivery, dead: &DeadLetter, file: Option<&FileRecord>) -> QResult<()> {
         let (j, fj) = (&d.job, file.map(json).unwrap_or_default());
         let args = (&d.handle, &j.id, json(dead), &j.rel, fj);
-        self.eval(BURY, &j.run, None, args)
+        self.eval("bury", &j.run, None, args)
     }
 
     fn settings(&mut self, mine: Option<&str>) -> QResult<Option<String>> {
@@ -391,7 +353,7 @@ impl Queue for RedisQueue {
 
     fn workers(&mut self) -> QResult<Vec<WorkerInfo>> {
         let r: StreamInfoConsumersReply = self.run(|c| c.xinfo_consumers(STREAM, GROUP))?;
-        let info = |c: redis::streams::StreamInfoConsumer| WorkerInfo {
+        let info = |c: StreamInfoConsumer| WorkerInfo {
             name: c.name,
             pending: c.pending as u64,
             idle_s: c.idle as f64 / 1e3,
