@@ -10,7 +10,7 @@
 
 use super::{Counts, DeadLetter, Delivery, FileRecord, Job, QResult, Queue, QueueError};
 use super::{RunRecord, WorkerInfo};
-use redis::streams::{StreamInfoConsumer, StreamInfoConsumersReply, StreamPendingReply};
+use redis::streams::{StreamInfoConsumer, StreamInfoConsumersReply};
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{Commands, Connection, ErrorKind, FromRedisValue, RedisResult, Script, ToRedisArgs};
 use std::time::Duration;
@@ -113,6 +113,16 @@ function op.bury(id, job, letter, rel, file)
     if file ~= '' then set_file(rel, file) end
   end
 end
+-- One snapshot for status: jobs in flight, running (pending), dead, pages done since `since` ms
+-- (members are time:job:pages), done, pages, started_at, last_done_at.
+function op.counts(since)
+  local s, n = redis.call('HMGET', stats, 'done', 'pages', 'started_at', 'last_done_at'), 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', recent, since, '+inf')) do
+    n = n + tonumber(m:match(':(%d+)$'))
+  end
+  local running = redis.call('XPENDING', stream, group)[1]
+  return {redis.call('SCARD', inflight), running, redis.call('HLEN', dead), n, s[1], s[2], s[3], s[4]}
+end
 return op[ARGV[1]](unpack(ARGV, 2, 7))
 "#;
 
@@ -162,19 +172,13 @@ impl RedisQueue {
 
     /// `f` on the connection, connecting first when there is none.
     fn run<T>(&mut self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> QResult<T> {
+        let (connect, read) = (Duration::from_secs(5), Duration::from_secs(60));
         let r = match &mut self.conn {
             Some(c) => f(c),
-            None => {
-                let c = self
-                    .client
-                    .get_connection_with_timeout(Duration::from_secs(5));
-                // Longer than the longest blocking read (XREADGROUP … BLOCK, the poll interval).
-                let read = Some(Duration::from_secs(60));
-                c.and_then(|c| {
-                    c.set_read_timeout(read)
-                        .and_then(|()| f(self.conn.insert(c)))
-                })
-            }
+            // The read timeout is longer than the longest blocking read (XREADGROUP … BLOCK).
+            None => (self.client.get_connection_with_timeout(connect))
+                .and_then(|c| c.set_read_timeout(Some(read)).map(|()| c))
+                .and_then(|c| f(self.conn.insert(c))),
         };
         r.map_err(|error| {
             // Unless the server answered with an error, the connection may be mid-reply.
@@ -301,31 +305,19 @@ impl Queue for RedisQueue {
     }
 
     fn counts(&mut self) -> QResult<Counts> {
-        let since = now_ms() - WINDOW_MS;
-        type Snapshot = (u64, StreamPendingReply, u64, [Option<u64>; 4], Vec<String>);
-        let (inflight, pending, failed, [done, pages, started, last], recent): Snapshot = self
-            .run(|c| {
-                let mut p = redis::pipe();
-                p.atomic()
-                    .scard(INFLIGHT)
-                    .xpending(STREAM, GROUP)
-                    .hlen(DEAD);
-                p.hmget(STATS, &["done", "pages", "started_at", "last_done_at"]);
-                p.zrangebyscore(RECENT, since, "+inf").query(c)
-            })?;
-        let (running, secs) = (pending.count() as u64, |ms: u64| ms as f64 / 1e3);
+        let [inflight, running, failed, recent, done, pages, started, last]: [Option<u64>; 8] =
+            self.eval("counts", "", None, now_ms() - WINDOW_MS)?;
+        let [inflight, running] = [inflight, running].map(Option::unwrap_or_default);
+        let secs = |ms: u64| ms as f64 / 1e3;
         Ok(Counts {
             queued: inflight.saturating_sub(running),
             running: running.min(inflight),
             done: done.unwrap_or(0),
-            failed,
+            failed: failed.unwrap_or(0),
             pages: pages.unwrap_or(0),
             started_at: started.map(secs),
             last_done_at: last.map(secs),
-            // Members are `time:job:pages`.
-            recent_pages: (recent.iter())
-                .filter_map(|m| m.rsplit(':').next()?.parse::<u64>().ok())
-                .sum(),
+            recent_pages: recent.unwrap_or(0),
             window_s: WINDOW_MS as f64 / 1e3,
         })
     }
