@@ -14,18 +14,15 @@ use crate::emit::Format;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// Why a queue operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    /// The connection failed, or the server refused a command.
+    /// The connection failed, the server refused a command, or its reply made no sense.
     #[error("queue {url}: {error}")]
     Redis {
         url: String,
         #[source]
         error: ::redis::RedisError,
     },
-    #[error("queue {url}: {message}")]
-    Data { url: String, message: String },
     #[error("{0}")]
     Url(String),
 }
@@ -38,9 +35,9 @@ pub struct Job {
     /// Content address: the same input, range, output tree and formats give the same id, which
     /// is what makes submitting twice harmless.
     pub id: String,
-    /// The run (one output tree) the job belongs to.
+    /// One output tree.
     pub run: String,
-    /// Storage roots: where inputs are read and outputs written (a path every worker mounts).
+    /// Storage roots: a path every worker mounts, or an `s3://` prefix.
     pub input_root: String,
     pub output_root: String,
     /// The input, relative to `input_root`, with `/` separators; also the file's key in the run.
@@ -71,21 +68,18 @@ impl Job {
     }
 }
 
-/// A job handed to a worker, with what the worker needs to acknowledge it.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub job: Job,
     /// The engine's handle for the message (a stream entry id for Redis).
     pub handle: String,
-    /// How many times this message has been delivered (1 the first time; more after a worker
-    /// died holding it).
+    /// 1 the first time; more after a worker died holding it.
     pub deliveries: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileState {
-    /// Jobs for it are queued or running.
     Queued,
     Ok,
     Failed,
@@ -119,7 +113,6 @@ pub struct RunRecord {
     pub input: String,
     pub output: String,
     pub formats: Vec<Format>,
-    /// Unix seconds.
     pub submitted_at: f64,
 }
 
@@ -129,27 +122,21 @@ pub struct DeadLetter {
     pub job: Job,
     /// Stable tag (`unknown-format`, `encrypted`, `worker-lost`, …).
     pub reason: String,
-    /// The reason in words.
     pub error: String,
     /// Attempts made, crashes of workers included.
     pub attempts: u32,
-    /// The worker that gave up on it.
     pub worker: String,
-    /// Unix seconds.
     pub at: f64,
 }
 
-/// Counters for `sohoa status`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
-    /// Jobs waiting for a worker.
     pub queued: u64,
     /// Jobs delivered and not acknowledged (a dead worker's job counts here until it is taken
     /// again).
     pub running: u64,
     /// Jobs finished since the queue was last idle.
     pub done: u64,
-    /// Jobs in the dead-letter list.
     pub failed: u64,
     /// Pages OCRed since the queue was last idle.
     pub pages: u64,
@@ -163,17 +150,14 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Nothing queued or running.
     pub fn drained(&self) -> bool {
         self.queued == 0 && self.running == 0
     }
 }
 
-/// A worker (consumer) the engine knows of.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     pub name: String,
-    /// Jobs it holds.
     pub pending: u64,
     /// Seconds since it last asked for work or kept a job alive.
     pub idle_s: f64,
@@ -184,16 +168,11 @@ pub trait Queue: Send {
     /// The queue's URL, without secrets.
     fn url(&self) -> String;
 
-    // --- producer -----------------------------------------------------------------------------
-
-    /// Record (or replace) a run.
     fn put_run(&mut self, run: &RunRecord) -> QResult<()>;
     /// Enqueue the jobs of one file that are not already queued or running, and record the
     /// file (replacing its record when jobs were added or there are none, keeping it
     /// otherwise). Atomic. Returns how many jobs were added.
     fn submit(&mut self, run: &str, file: &FileRecord, jobs: &[Job]) -> QResult<usize>;
-
-    // --- worker -------------------------------------------------------------------------------
 
     /// The next job for `worker`: first a job some worker has held for longer than `stale`
     /// without keeping it alive (it died), else a new one, waiting up to `wait`.
@@ -218,8 +197,6 @@ pub trait Queue: Send {
     /// Forget the records of files no longer in a run's input tree.
     fn drop_files(&mut self, run: &str, rels: &[String]) -> QResult<()>;
 
-    // --- observers ----------------------------------------------------------------------------
-
     fn counts(&mut self) -> QResult<Counts>;
     fn file(&mut self, run: &str, rel: &str) -> QResult<Option<FileRecord>>;
     fn runs(&mut self) -> QResult<Vec<RunRecord>>;
@@ -233,16 +210,9 @@ pub trait Queue: Send {
 
 /// Connect to the queue at `url` (`redis://[[user]:password@]host[:port][/db]`).
 pub fn open(url: &str) -> QResult<Box<dyn Queue>> {
-    if url.starts_with("redis://") {
-        Ok(Box::new(redis::RedisQueue::open(url)?))
-    } else {
-        Err(QueueError::Url(format!(
-            "{url}: unsupported queue URL (use redis://host[:port][/db])"
-        )))
-    }
+    Ok(Box::new(redis::RedisQueue::open(url)?))
 }
 
-/// Unix time in seconds.
 pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

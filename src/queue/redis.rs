@@ -1,39 +1,18 @@
-//! [`Queue`] on Redis Streams.
+//! [`Queue`] on Redis Streams (Redis 7.0 or later). The keys, all under the hash tag `{sohoa}` (one
+//! cluster slot, so a script may touch them together), are listed in docs/scale-out.md, "Keys".
 //!
-//! Keys (all under the hash tag `{sohoa}`, so they share a cluster slot and the Lua scripts may
-//! touch them together):
-//!
-//! | key | type | holds |
-//! |---|---|---|
-//! | `{sohoa}:jobs` | stream, consumer group `workers` | one entry per delivery attempt: `job` = the [`Job`] as JSON |
-//! | `{sohoa}:inflight` | set | ids of jobs queued or running: what makes `submit` idempotent |
-//! | `{sohoa}:dead` | hash | job id → [`DeadLetter`] |
-//! | `{sohoa}:stats` | hash | `done`, `pages`, `started_at`, `last_done_at` (ms) since the queue was last idle |
-//! | `{sohoa}:recent` | sorted set | finished jobs of the last 10 minutes, by time, for pages/s |
-//! | `{sohoa}:runs` | hash | run id → [`RunRecord`] |
-//! | `{sohoa}:files:RUN` | hash | input (relative path) → [`FileRecord`] |
-//! | `{sohoa}:parts:RUN:SHA:REL` | set | ranges of a split file that are done |
-//! | `{sohoa}:settings` | string | the first worker's engine settings |
-//!
-//! A worker reads new entries with `XREADGROUP … >`; an entry it holds stays in the group's
-//! pending list until `XACK`. While working it re-claims its own entries (`XCLAIM … JUSTID`,
-//! which resets the idle time without counting a delivery), so a long job is never taken from a
-//! live worker. When a worker dies, its entries' idle time grows past the ack timeout and the
-//! next worker asking for work takes them over with `XAUTOCLAIM`; the delivery counter
-//! (`XPENDING`) tells how often that has happened, so a job that kills its workers ends in the
-//! dead-letter list instead of looping. Acknowledgements remove the entry (`XDEL`), so the
-//! stream holds only work still to do.
+//! An entry a worker reads (`XREADGROUP … >`) stays in the group's pending list until `XACK`.
+//! A live worker re-claims its own entries (`XCLAIM … JUSTID`: resets the idle time without
+//! counting a delivery), so a long job is never taken from it. A dead worker's entries grow idle
+//! past the ack timeout and the next worker asking for work claims them; the delivery counter
+//! tells how often that happened, so a job that kills its workers ends in the dead-letter list
+//! instead of looping. Acknowledged entries are deleted: the stream holds only work to do.
 
-use super::{
-    Counts, DeadLetter, Delivery, FileRecord, Job, QResult, Queue, QueueError, RunRecord,
-    WorkerInfo,
-};
-use redis::streams::{
-    StreamAutoClaimOptions, StreamId, StreamInfoConsumersReply, StreamPendingReply,
-    StreamReadOptions, StreamReadReply,
-};
-use redis::{Commands, Connection, RedisError, Script};
-use std::collections::HashMap;
+use super::{Counts, DeadLetter, Delivery, FileRecord, Job, QResult, Queue, QueueError};
+use super::{RunRecord, WorkerInfo};
+use redis::streams::{StreamInfoConsumer, StreamInfoConsumersReply};
+use redis::streams::{StreamReadOptions, StreamReadReply};
+use redis::{Commands, Connection, ErrorKind, FromRedisValue, RedisResult, Script, ToRedisArgs};
 use std::time::Duration;
 
 const STREAM: &str = "{sohoa}:jobs";
@@ -44,10 +23,11 @@ const STATS: &str = "{sohoa}:stats";
 const RECENT: &str = "{sohoa}:recent";
 const RUNS: &str = "{sohoa}:runs";
 const SETTINGS: &str = "{sohoa}:settings";
+/// The keys every script gets first, in the order [`SCRIPTS`] names them.
+const SCRIPT_KEYS: [&str; 5] = [STREAM, INFLIGHT, DEAD, STATS, RECENT];
 /// pages/s in `status` is over this window.
 const WINDOW_MS: i64 = 60_000;
-/// Range sets of split files expire this long after their last update (a file whose other
-/// ranges never finish does not leave them forever).
+/// A split file whose other ranges never finish does not leave its range set forever.
 const PARTS_TTL_S: i64 = 30 * 86_400;
 
 fn files_key(run: &str) -> String {
@@ -59,101 +39,91 @@ fn parts_key(job: &Job) -> String {
     format!("{{sohoa}}:parts:{}:{sha}:{}", job.run, job.rel)
 }
 
-/// Record a file unless the stored record is for other content (a newer submit).
-const SET_FILE: &str = r#"
-local function set_file(key, rel, json)
-  local cur = redis.call('HGET', key, rel)
+/// The scripts, as one library: each call names its function (ARGV[1]).
+const SCRIPTS: &str = r#"
+local stream, inflight, dead, stats, recent, files, parts = unpack(KEYS)
+local group, op = 'workers', {}
+-- A file's record is not replaced by one for other content (a newer submit's).
+local function set_file(rel, json)
+  local cur = redis.call('HGET', files, rel)
   if cur then
-    local c = cjson.decode(cur)
-    local n = cjson.decode(json)
-    if type(c.sha256) == 'string' and type(n.sha256) == 'string' and c.sha256 ~= n.sha256 then
-      return
+    local c, n = cjson.decode(cur).sha256, cjson.decode(json).sha256
+    if type(c) == 'string' and type(n) == 'string' and c ~= n then return end
+  end
+  redis.call('HSET', files, rel, json)
+end
+-- 1 when the entry was still pending.
+local function ack(id)
+  local n = redis.call('XACK', stream, group, id)
+  redis.call('XDEL', stream, id)
+  return n
+end
+-- ARGV[4..]: job id, job, job id, job, … A submit to an idle queue starts the counters afresh.
+function op.submit(rel, file)
+  local added = 0
+  if #ARGV > 3 and redis.call('SCARD', inflight) == 0 then redis.call('DEL', stats, recent) end
+  for i = 4, #ARGV, 2 do
+    if redis.call('SADD', inflight, ARGV[i]) == 1 then
+      redis.call('HDEL', dead, ARGV[i])
+      redis.call('XADD', stream, '*', 'job', ARGV[i + 1])
+      added = added + 1
     end
   end
-  redis.call('HSET', key, rel, json)
+  redis.call((added > 0 or #ARGV < 4) and 'HSET' or 'HSETNX', files, rel, file)
+  return added
 end
-"#;
-
-/// KEYS: inflight stream files dead stats recent; ARGV: rel filejson (jobid jobjson)*
-const SUBMIT: &str = r#"
-local added = 0
-local idle = redis.call('SCARD', KEYS[1]) == 0
-for i = 3, #ARGV, 2 do
-  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
-    if added == 0 and idle then
-      redis.call('DEL', KEYS[5], KEYS[6])
-    end
-    redis.call('HDEL', KEYS[4], ARGV[i])
-    redis.call('XADD', KEYS[2], '*', 'job', ARGV[i + 1])
-    added = added + 1
+-- The oldest entry pending longer than `idle` ms (its worker died), claimed: id, job, deliveries.
+function op.take(consumer, idle)
+  local p = redis.call('XPENDING', stream, group, 'IDLE', idle, '-', '+', 1)[1]
+  local e = p and redis.call('XCLAIM', stream, group, consumer, idle, p[1])[1]
+  if e then return {e[1], e[2][2], p[4] + 1} end
+end
+function op.keep_alive(id, consumer)
+  local p = redis.call('XPENDING', stream, group, id, id, 1)[1]
+  if not p or p[2] ~= consumer then return 0 end
+  return #redis.call('XCLAIM', stream, group, consumer, 0, id, 'JUSTID')
+end
+-- Only the first acknowledgement of a job counts (SREM answers 1 once).
+function op.complete(id, job, pages, now, rel, file)
+  ack(id)
+  local fresh = redis.call('SREM', inflight, job)
+  if fresh == 1 then
+    redis.call('HINCRBY', stats, 'done', 1)
+    redis.call('HINCRBY', stats, 'pages', pages)
+    redis.call('HSET', stats, 'last_done_at', now)
+    redis.call('ZADD', recent, now, now .. ':' .. job .. ':' .. pages)
+    redis.call('ZREMRANGEBYSCORE', recent, '-inf', now - 600000)
+  end
+  if file ~= '' then
+    set_file(rel, file)
+    redis.call('DEL', parts)
+  end
+  return fresh
+end
+-- A repeated call (a lost reply) finds the entry acknowledged and adds no second copy.
+function op.retry(id, job, again)
+  if ack(id) == 1 and redis.call('SISMEMBER', inflight, job) == 1 then
+    redis.call('XADD', stream, '*', 'job', again)
   end
 end
-if added > 0 or #ARGV < 3 then
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-else
-  redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
-end
-return added
-"#;
-
-/// KEYS: stream; ARGV: group id consumer
-const KEEP_ALIVE: &str = r#"
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-if #p == 1 and p[1][2] == ARGV[3] then
-  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-  return 1
-end
-return 0
-"#;
-
-/// KEYS: stream inflight stats recent files parts; ARGV: group id jobid pages now_ms rel filejson
-const COMPLETE: &str = r#"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-local fresh = redis.call('SREM', KEYS[2], ARGV[3])
-if fresh == 1 then
-  local pages = tonumber(ARGV[4])
-  local now = tonumber(ARGV[5])
-  redis.call('HINCRBY', KEYS[3], 'done', 1)
-  redis.call('HINCRBY', KEYS[3], 'pages', pages)
-  redis.call('HSET', KEYS[3], 'last_done_at', ARGV[5])
-  if pages > 0 then
-    redis.call('ZADD', KEYS[4], now, ARGV[5] .. ':' .. ARGV[3] .. ':' .. ARGV[4])
+function op.bury(id, job, letter, rel, file)
+  ack(id)
+  if redis.call('SREM', inflight, job) == 1 then
+    redis.call('HSET', dead, job, letter)
+    if file ~= '' then set_file(rel, file) end
   end
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 600000)
 end
-if ARGV[7] ~= '' then
-  set_file(KEYS[5], ARGV[6], ARGV[7])
-  redis.call('DEL', KEYS[6])
-end
-return fresh
-"#;
-
-/// KEYS: stream inflight; ARGV: group id jobid newjobjson
-const RETRY: &str = r#"
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
-  return 0
-end
-redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then
-  redis.call('XADD', KEYS[1], '*', 'job', ARGV[4])
-  return 1
-end
-return 0
-"#;
-
-/// KEYS: stream inflight dead files; ARGV: group id jobid deadjson rel filejson
-const BURY: &str = r#"
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('SREM', KEYS[2], ARGV[3]) == 1 then
-  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
-  if ARGV[6] ~= '' then
-    set_file(KEYS[4], ARGV[5], ARGV[6])
+-- One snapshot for status: jobs in flight, running (pending), dead, pages done since `since` ms
+-- (members are time:job:pages), done, pages, started_at, last_done_at.
+function op.counts(since)
+  local s, n = redis.call('HMGET', stats, 'done', 'pages', 'started_at', 'last_done_at'), 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', recent, since, '+inf')) do
+    n = n + tonumber(m:match(':(%d+)$'))
   end
-  return 1
+  local running = redis.call('XPENDING', stream, group)[1]
+  return {redis.call('SCARD', inflight), running, redis.call('HLEN', dead), n, s[1], s[2], s[3], s[4]}
 end
-return 0
+return op[ARGV[1]](unpack(ARGV, 2, 7))
 "#;
 
 pub struct RedisQueue {
@@ -168,15 +138,25 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("queue records serialise")
 }
 
+/// Records that parse; one written by another version of sohoa is left out, not an error.
+fn parse<T: serde::de::DeserializeOwned>(v: impl IntoIterator<Item = String>) -> Vec<T> {
+    let parsed = v.into_iter().map(|j| serde_json::from_str(&j));
+    parsed.filter_map(Result::ok).collect()
+}
+
 fn now_ms() -> i64 {
     (super::now() * 1e3) as i64
+}
+
+fn ms(d: Duration) -> usize {
+    d.as_millis().max(1) as usize
 }
 
 impl RedisQueue {
     /// Connect and make sure the stream and its consumer group exist.
     pub fn open(url: &str) -> QResult<RedisQueue> {
-        let client =
-            redis::Client::open(url).map_err(|e| QueueError::Url(format!("{url}: {e}")))?;
+        let client = redis::Client::open(url);
+        let client = client.map_err(|e| QueueError::Url(format!("{url}: {e}")))?;
         let info = client.get_connection_info();
         let shown = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
         let mut q = RedisQueue {
@@ -190,117 +170,49 @@ impl RedisQueue {
         }
     }
 
-    fn err(&self, error: RedisError) -> QueueError {
-        QueueError::Redis {
-            url: self.shown.clone(),
-            error,
-        }
-    }
-
-    fn data(&self, message: String) -> QueueError {
-        QueueError::Data {
-            url: self.shown.clone(),
-            message,
-        }
-    }
-
     /// `f` on the connection, connecting first when there is none.
-    fn run<T>(&mut self, f: impl FnOnce(&mut Connection) -> redis::RedisResult<T>) -> QResult<T> {
-        if self.conn.is_none() {
-            let timeout = Duration::from_secs(5);
-            let c = (self.client.get_connection_with_timeout(timeout))
-                // Longer than the longest blocking read (XREADGROUP … BLOCK, the poll interval).
-                .and_then(|c| {
-                    c.set_read_timeout(Some(Duration::from_secs(60)))
-                        .map(|()| c)
-                })
-                .map_err(|e| self.err(e))?;
-            self.conn = Some(c);
-        }
-        f(self.conn.as_mut().expect("connected")).map_err(|e| {
-            if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+    fn run<T>(&mut self, f: impl FnOnce(&mut Connection) -> RedisResult<T>) -> QResult<T> {
+        let (connect, read) = (Duration::from_secs(5), Duration::from_secs(60));
+        let r = match &mut self.conn {
+            Some(c) => f(c),
+            // The read timeout is longer than the longest blocking read (XREADGROUP … BLOCK).
+            None => (self.client.get_connection_with_timeout(connect))
+                .and_then(|c| c.set_read_timeout(Some(read)).map(|()| c))
+                .and_then(|c| f(self.conn.insert(c))),
+        };
+        r.map_err(|error| {
+            // Unless the server answered with an error, the connection may be mid-reply.
+            if error.code().is_none() {
                 self.conn = None;
             }
-            self.err(e)
+            let url = self.shown.clone();
+            QueueError::Redis { url, error }
         })
     }
 
-    /// A script, sent as `EVALSHA` and loaded when the server does not know it yet (first use,
-    /// or after a restart). `SET_FILE` is a local function, so it may precede every script.
-    fn eval<T: redis::FromRedisValue>(
-        &mut self,
-        body: &str,
-        keys: &[&str],
-        args: &[&str],
-    ) -> QResult<T> {
-        let script = Script::new(&format!("{SET_FILE}\n{body}"));
-        self.run(|c| {
-            let mut i = script.prepare_invoke();
-            for k in keys {
-                i.key(*k);
-            }
-            for a in args {
-                i.arg(*a);
-            }
-            i.invoke(c)
-        })
+    /// `op` of [`SCRIPTS`] on [`SCRIPT_KEYS`], `run`'s files and `job`'s ranges, sent as
+    /// `EVALSHA` and loaded when the server does not know it yet (first use, or after a restart).
+    fn eval<T, A>(&mut self, op: &str, run: &str, job: Option<&Job>, args: A) -> QResult<T>
+    where
+        T: FromRedisValue,
+        A: ToRedisArgs,
+    {
+        let parts = job.map_or("{sohoa}:parts".into(), parts_key);
+        let script = Script::new(SCRIPTS);
+        let mut call = script.key(&SCRIPT_KEYS);
+        call.key(files_key(run)).key(parts).arg(op).arg(args);
+        self.run(|c| call.invoke(c))
     }
 
-    /// A stream entry (field `job`) as a delivery.
-    fn delivery(&self, entry: StreamId, deliveries: u32) -> QResult<Delivery> {
-        let id = entry.id.clone();
-        let job: String =
-            (entry.get("job")).ok_or_else(|| self.data(format!("entry {id} has no job")))?;
-        let job = serde_json::from_str(&job)
-            .map_err(|e| self.data(format!("stream entry {id}: bad job: {e}")))?;
-        Ok(Delivery {
-            job,
-            handle: id,
-            deliveries,
-        })
-    }
-
-    /// Take over one entry that has been pending longer than `stale`.
-    fn take_stale(&mut self, worker: &str, stale: Duration) -> QResult<Option<Delivery>> {
-        let idle = stale.as_millis().max(1) as u64;
-        let mut cursor = "0-0".to_string();
-        // XAUTOCLAIM looks at a bounded slice of the pending list per call; walk all of it.
-        for _ in 0..10_000 {
-            let opts = StreamAutoClaimOptions::default().count(1);
-            let r: redis::streams::StreamAutoClaimReply =
-                self.run(|c| c.xautoclaim_options(STREAM, GROUP, worker, idle, &cursor, opts))?;
-            if let Some(entry) = r.claimed.into_iter().next() {
-                // How often it has been delivered, this time included.
-                let id = entry.id.clone();
-                let p: redis::streams::StreamPendingCountReply =
-                    self.run(|c| c.xpending_count(STREAM, GROUP, &id, &id, 1))?;
-                let n = p.ids.first().map_or(2, |p| p.times_delivered as u32);
-                return self.delivery(entry, n).map(Some);
-            }
-            if r.next_stream_id == "0-0" {
-                break;
-            }
-            cursor = r.next_stream_id;
-        }
-        Ok(None)
-    }
-
-    /// Every field of a hash, a chunk at a time (HSCAN, so a million files do not block the
-    /// server), as parsed records.
-    fn scan_hash<T: serde::de::DeserializeOwned>(
-        &mut self,
-        key: &str,
-        limit: usize,
-    ) -> QResult<Vec<T>> {
+    /// The records in a hash, a chunk at a time (HSCAN, so a million files do not block the
+    /// server).
+    fn scan<T: serde::de::DeserializeOwned>(&mut self, key: &str, n: usize) -> QResult<Vec<T>> {
         let pairs: Vec<(String, String)> = self.run(|c| {
             let mut cmd = redis::cmd("HSCAN");
             cmd.arg(key).cursor_arg(0).arg("COUNT").arg(1000);
-            cmd.iter(c)?.take(limit).collect()
+            cmd.iter(c)?.take(n).collect()
         })?;
-        Ok(pairs
-            .into_iter()
-            .filter_map(|(_, j)| serde_json::from_str(&j).ok())
-            .collect())
+        Ok(parse(pairs.into_iter().map(|(_, j)| j)))
     }
 }
 
@@ -314,90 +226,67 @@ impl Queue for RedisQueue {
     }
 
     fn submit(&mut self, run: &str, file: &FileRecord, jobs: &[Job]) -> QResult<usize> {
-        let mut args: Vec<String> = vec![file.rel.clone(), json(file)];
-        for j in jobs {
-            args.extend([j.id.clone(), json(j)]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let keys = [INFLIGHT, STREAM, &files_key(run), DEAD, STATS, RECENT];
-        self.eval(SUBMIT, &keys, &args)
+        let jobs: Vec<(&str, String)> = jobs.iter().map(|j| (&*j.id, json(j))).collect();
+        self.eval("submit", run, None, (&file.rel, json(file), jobs))
     }
 
     fn next(&mut self, worker: &str, stale: Duration, wait: Duration) -> QResult<Option<Delivery>> {
-        let mut d = self.take_stale(worker, stale)?;
+        let mut d: Option<(String, Option<String>, u32)> =
+            self.eval("take", "", None, (worker, ms(stale)))?;
         if d.is_none() {
-            let opts = StreamReadOptions::default()
-                .group(GROUP, worker)
-                .count(1)
-                .block(wait.as_millis().max(1) as usize);
+            let opts = StreamReadOptions::default().group(GROUP, worker);
+            let opts = opts.count(1).block(ms(wait));
             let r: Option<StreamReadReply> =
                 self.run(|c| c.xread_options(&[STREAM], &[">"], &opts))?;
-            let entry = r.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next());
-            d = entry.map(|e| self.delivery(e, 1)).transpose()?;
+            let e = r.and_then(|r| r.keys.into_iter().next()?.ids.into_iter().next());
+            d = e.map(|e| (e.id.clone(), e.get("job"), 1));
         }
-        if d.is_some() {
-            self.run(|c| c.hset_nx::<_, _, _, ()>(STATS, "started_at", now_ms()))?;
-        }
-        Ok(d)
+        let Some((handle, job, deliveries)) = d else {
+            return Ok(None);
+        };
+        let job = self.run(|c| {
+            c.hset_nx::<_, _, _, ()>(STATS, "started_at", now_ms())?;
+            let job = job.and_then(|j| serde_json::from_str(&j).ok());
+            Ok(job.ok_or((ErrorKind::Parse, "no job in stream entry", handle.clone()))?)
+        })?;
+        Ok(Some(Delivery {
+            job,
+            handle,
+            deliveries,
+        }))
     }
 
     fn keep_alive(&mut self, worker: &str, d: &Delivery) -> QResult<bool> {
-        let args = [GROUP, &d.handle, worker];
-        self.eval(KEEP_ALIVE, &[STREAM], &args)
+        self.eval("keep_alive", "", None, (&d.handle, worker))
     }
 
     fn range_done(&mut self, job: &Job) -> QResult<usize> {
         let [a, b] = job.range.unwrap_or([1, job.pages.max(1)]);
         let key = parts_key(job);
         let (n,): (usize,) = self.run(|c| {
-            (redis::pipe().atomic())
-                .sadd(&key, format!("{a}-{b}"))
-                .ignore()
-                .expire(&key, PARTS_TTL_S)
-                .ignore()
-                .scard(&key)
-                .query(c)
+            let mut p = redis::pipe();
+            p.atomic().sadd(&key, format!("{a}-{b}")).ignore();
+            p.expire(&key, PARTS_TTL_S).ignore().scard(&key).query(c)
         })?;
         Ok(n)
     }
 
     fn complete(&mut self, d: &Delivery, pages: usize, file: Option<&FileRecord>) -> QResult<bool> {
-        let (fk, pk) = (files_key(&d.job.run), parts_key(&d.job));
-        let (pages, now, fj) = (pages.to_string(), now_ms().to_string(), file.map(json));
-        let args = [
-            GROUP,
-            &d.handle,
-            &d.job.id,
-            &pages,
-            &now,
-            &d.job.rel,
-            fj.as_deref().unwrap_or(""),
-        ];
-        self.eval(
-            COMPLETE,
-            &[STREAM, INFLIGHT, STATS, RECENT, &fk, &pk],
-            &args,
-        )
+        let (j, fj) = (&d.job, file.map(json).unwrap_or_default());
+        let args = (&d.handle, &j.id, pages, now_ms(), &j.rel, fj);
+        self.eval("complete", &j.run, Some(j), args)
     }
 
     fn retry(&mut self, d: &Delivery) -> QResult<()> {
         let mut job = d.job.clone();
         job.attempt += d.deliveries;
-        let args = [GROUP, &d.handle, &d.job.id, &json(&job)];
-        self.eval(RETRY, &[STREAM, INFLIGHT], &args)
+        self.eval("retry", "", None, (&d.handle, &d.job.id, json(&job)))
     }
 
     fn bury(&mut self, d: &Delivery, dead: &DeadLetter, file: Option<&FileRecord>) -> QResult<()> {
-        let (fk, dj, fj) = (files_key(&d.job.run), json(dead), file.map(json));
-        let args = [
-            GROUP,
-            &d.handle,
-            &d.job.id,
-            &dj,
-            &d.job.rel,
-            fj.as_deref().unwrap_or(""),
-        ];
-        self.eval(BURY, &[STREAM, INFLIGHT, DEAD, &fk], &args)
+        let (j, fj) = (&d.job, file.map(json).unwrap_or_default());
+        let args = (&d.handle, &j.id, json(dead), &j.rel, fj);
+        self.eval("bury", &j.run, None, args)
     }
 
     fn settings(&mut self, mine: Option<&str>) -> QResult<Option<String>> {
@@ -416,83 +305,59 @@ impl Queue for RedisQueue {
     }
 
     fn counts(&mut self) -> QResult<Counts> {
-        let now = now_ms();
-        type Snapshot = (
-            u64,
-            StreamPendingReply,
-            u64,
-            HashMap<String, i64>,
-            Vec<String>,
-        );
-        let (inflight, pending, failed, stats, recent): Snapshot = self.run(|c| {
-            (redis::pipe().atomic())
-                .scard(INFLIGHT)
-                .xpending(STREAM, GROUP)
-                .hlen(DEAD)
-                .hgetall(STATS)
-                .zrangebyscore(RECENT, now - WINDOW_MS, "+inf")
-                .query(c)
-        })?;
-        let running = pending.count() as u64;
-        let get = |k: &str| stats.get(k).copied();
+        let [inflight, running, failed, recent, done, pages, started, last]: [Option<u64>; 8] =
+            self.eval("counts", "", None, now_ms() - WINDOW_MS)?;
+        let [inflight, running] = [inflight, running].map(Option::unwrap_or_default);
+        let secs = |ms: u64| ms as f64 / 1e3;
         Ok(Counts {
             queued: inflight.saturating_sub(running),
             running: running.min(inflight),
-            done: get("done").unwrap_or(0).max(0) as u64,
-            failed,
-            pages: get("pages").unwrap_or(0).max(0) as u64,
-            started_at: get("started_at").map(|ms| ms as f64 / 1e3),
-            last_done_at: get("last_done_at").map(|ms| ms as f64 / 1e3),
-            // Members are `time:job:pages`.
-            recent_pages: (recent.iter())
-                .filter_map(|m| m.rsplit(':').next()?.parse::<u64>().ok())
-                .sum(),
+            done: done.unwrap_or(0),
+            failed: failed.unwrap_or(0),
+            pages: pages.unwrap_or(0),
+            started_at: started.map(secs),
+            last_done_at: last.map(secs),
+            recent_pages: recent.unwrap_or(0),
             window_s: WINDOW_MS as f64 / 1e3,
         })
     }
 
     fn file(&mut self, run: &str, rel: &str) -> QResult<Option<FileRecord>> {
         let j: Option<String> = self.run(|c| c.hget(files_key(run), rel))?;
-        Ok(j.and_then(|j| serde_json::from_str(&j).ok()))
+        Ok(parse(j).pop())
     }
 
     fn runs(&mut self) -> QResult<Vec<RunRecord>> {
-        let all: HashMap<String, String> = self.run(|c| c.hgetall(RUNS))?;
-        let mut v: Vec<RunRecord> = (all.values())
-            .filter_map(|j| serde_json::from_str(j).ok())
-            .collect();
+        let mut v: Vec<RunRecord> = parse(self.run(|c| c.hvals::<_, Vec<String>>(RUNS))?);
         v.sort_by(|a, b| a.submitted_at.total_cmp(&b.submitted_at));
         Ok(v)
     }
 
     fn files(&mut self, run: &str) -> QResult<Vec<FileRecord>> {
-        self.scan_hash(&files_key(run), usize::MAX)
+        self.scan(&files_key(run), usize::MAX)
     }
 
     fn dead_letters(&mut self, limit: usize) -> QResult<Vec<DeadLetter>> {
-        let mut v: Vec<DeadLetter> = self.scan_hash(DEAD, limit)?;
+        let mut v: Vec<DeadLetter> = self.scan(DEAD, limit)?;
         v.sort_by(|a, b| (&a.job.rel, a.job.range).cmp(&(&b.job.rel, b.job.range)));
         Ok(v)
     }
 
     fn workers(&mut self) -> QResult<Vec<WorkerInfo>> {
         let r: StreamInfoConsumersReply = self.run(|c| c.xinfo_consumers(STREAM, GROUP))?;
-        Ok((r.consumers.into_iter())
-            .map(|c| WorkerInfo {
-                name: c.name,
-                pending: c.pending as u64,
-                idle_s: c.idle as f64 / 1e3,
-            })
-            .collect())
+        let info = |c: StreamInfoConsumer| WorkerInfo {
+            name: c.name,
+            pending: c.pending as u64,
+            idle_s: c.idle as f64 / 1e3,
+        };
+        Ok(r.consumers.into_iter().map(info).collect())
     }
 
     fn forget_idle_workers(&mut self, idle: Duration) -> QResult<usize> {
-        let gone: Vec<String> = (self.workers()?.into_iter())
-            .filter(|w| w.pending == 0 && w.idle_s > idle.as_secs_f64())
-            .map(|w| w.name)
-            .collect();
+        let mut gone = self.workers()?;
+        gone.retain(|w| w.pending == 0 && w.idle_s > idle.as_secs_f64());
         for w in &gone {
-            self.run(|c| c.xgroup_delconsumer::<_, _, _, ()>(STREAM, GROUP, w))?;
+            self.run(|c| c.xgroup_delconsumer::<_, _, _, ()>(STREAM, GROUP, &w.name))?;
         }
         Ok(gone.len())
     }
