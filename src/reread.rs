@@ -227,7 +227,7 @@ mod tests {
             width: w,
             height: h,
             dpi: 300.0,
-            dpi_source: crate::raster::DpiSource::Metadata,
+            dpi_source: crate::dpi::DpiSource::Metadata,
             gray: vec![255; (w * h) as usize],
             inks: None,
         }

@@ -1903,6 +1903,42 @@ mod tests {
     }
 
     #[test]
+    fn specks_between_words_and_words_run_together_are_taken_apart() {
+        // From the medium scans-dev pages and the real annex: a speck read as a mark joining
+        // two words, a condensed gap lost, a capital read inside a small word.
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line("các cơ.quan, đơn vị", &[96.0, 93.0, 96.0, 96.0]),
+            ocr_line(
+                "không bị lợi dụng chomục đích rửa tiền",
+                &[96.0, 96.0, 96.0, 96.0, 80.0, 96.0, 96.0, 96.0],
+            ),
+            ocr_line("Nghị quyết sỐ 164/2024/QH15", &[96.0, 96.0, 83.0, 82.0]),
+            ocr_line("Hà Nội, ngày 15 tháng 6", &[96.0; 6]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[0].text, "các cơ quan, đơn vị");
+        assert_eq!(lines[1].text, "không bị lợi dụng cho mục đích rửa tiền");
+        assert_eq!(lines[2].text, "Nghị quyết số 164/2024/QH15");
+        assert_eq!(
+            lines[3].text, "Hà Nội, ngày 15 tháng 6",
+            "printed marks stay"
+        );
+    }
+
+    #[test]
+    fn english_model_confusions_are_read_back_as_the_syllables_they_stand_for() {
+        // English-model OCR as legacy archives hold it: "cia" for "của", "6" for "ở", "BO" for
+        // a capitalised "Bộ". The lines are ours, not garbled-dev's.
+        let r = Restorer::embedded().unwrap();
+        let text = "Thuc hién chi thi cia BO Chinh tri vé cong tac 6 dia phuong\n\
+                    Cac cap ty dang chi dao thyc hién nghiém tuc";
+        let out = r.restore_text(text).unwrap();
+        assert!(out.contains("của Bộ Chính trị"), "{out}");
+        assert!(out.contains("công tác ở địa phương"), "{out}");
+    }
+
+    #[test]
     fn confident_but_improbable_readings_are_corrected() {
         // Tesseract's commonest errors on real government scans, each read at >= 90.
         let r = Restorer::embedded().unwrap();

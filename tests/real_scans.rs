@@ -214,3 +214,23 @@ fn a_page_scanned_sideways_is_read_and_its_turn_recorded() {
     }
     assert_eq!(missing_lines(&doc), Vec::<&str>::new());
 }
+
+#[test]
+fn the_page_number_and_the_signers_block_beside_a_seal_are_read_again() {
+    // Page 2 of the real decision (dev/real/decision-annex-18p.pdf, page 1 cut out with qpdf):
+    // Tesseract's layout drops the lone page number "2" and merges the block "KT. THỦ TƯỚNG /
+    // PHÓ THỦ TƯỚNG / Nguyễn Văn Thắng" with the round seal over it into a picture.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/decision-closing-page.pdf");
+    let doc = scan(&path);
+    let lines: Vec<&str> = doc.pages[0].lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(lines.first(), Some(&"2"), "{lines:?}");
+    let text = doc.text();
+    assert!(text.contains("THỦ TƯỚNG"), "{text}");
+    assert!(text.contains("Văn Thắng"), "{text}");
+    // Nothing the seal's ring or the signature reads as is kept.
+    let after_list = lines
+        .iter()
+        .skip_while(|l| !l.starts_with("- VPCP"))
+        .count();
+    assert!(after_list <= 8, "{lines:?}");
+}
