@@ -1666,9 +1666,11 @@ fn drop_specks(lines: &mut Vec<crate::doc::Line>, is_word: impl Fn(&str) -> bool
             // Letters Vietnamese does not write ("Ñ", "Ç") read with doubt: rules and seal
             // edges, not a foreign name (those are read with confidence).
             let foreign = w.conf < FOREIGN_CONF
+                && !core.chars().any(|c| c.is_ascii_digit())
                 && core.chars().any(|c| {
                     let l = lower1(c);
-                    c.is_alphabetic() && l != 'đ' && !strip_char(l).is_ascii()
+                    // Tesseract writes Đ as the look-alike Ð ("QĐÐ/TW") too.
+                    c.is_alphabetic() && !matches!(l, 'đ' | 'ð') && !strip_char(l).is_ascii()
                 });
             !(is_speck(w) || is_dot(w, line_h) || garbage || foreign)
         });
