@@ -853,6 +853,7 @@ impl Restorer {
                 line.restore_conf = conf;
             }
         }
+        mend_list_semicolons(lines);
         for line in lines.iter_mut() {
             line.refresh_text();
         }
@@ -1586,6 +1587,46 @@ fn add_bare(plan: &mut Plan, cs: &[char], joined: bool) {
     plan.cands.extend(bare);
 }
 
+/// How a line opens, for telling list items that are siblings: "-", "+", "a)", "1.", or none.
+fn list_marker(line: &crate::doc::Line) -> &'static str {
+    let first = line.words.first().map_or("", |w| w.text.as_str());
+    let cs: Vec<char> = first.chars().collect();
+    match cs.as_slice() {
+        ['-' | '–' | '—', ..] => "-",
+        ['+', ..] => "+",
+        [c, ')'] if c.is_alphabetic() => "a)",
+        [.., '.'] if cs[..cs.len() - 1].iter().all(|c| c.is_ascii_digit()) => "1.",
+        _ => "",
+    }
+}
+
+/// A list item ending in ":" between two siblings ending in ";" ends in ";": Tesseract reads
+/// the semicolons of recipient lists and agency columns as colons ("- Ban Bí thư Trung ương
+/// Đảng:", "Bộ Quốc phòng:"). The LM cannot tell them apart ("Bộ Công Thương:" opens tasks
+/// too); the list can. A line that introduces a list ("b) như sau:" before "- …;") has a
+/// child after it, not a sibling, and keeps its colon.
+fn mend_list_semicolons(lines: &mut [crate::doc::Line]) {
+    let ends = |l: &crate::doc::Line, c: char| {
+        l.words
+            .last()
+            .is_some_and(|w| w.text.ends_with(c) && w.text.chars().count() > 1)
+    };
+    for k in 1..lines.len().saturating_sub(1) {
+        let (prev, line, next) = (&lines[k - 1], &lines[k], &lines[k + 1]);
+        let marker = list_marker(line);
+        if ends(line, ':')
+            && ends(prev, ';')
+            && ends(next, ';')
+            && list_marker(prev) == marker
+            && list_marker(next) == marker
+        {
+            let w = lines[k].words.last_mut().expect("ends with a word");
+            w.text.pop();
+            w.text.push(';');
+        }
+    }
+}
+
 /// "BỘ," → "Bộ,": the first letter kept, the others made small.
 fn title_case(text: &str) -> String {
     let mut seen = false;
@@ -1938,6 +1979,25 @@ mod tests {
         let out = r.restore_text(text).unwrap();
         assert!(out.contains("của Bộ Chính trị"), "{out}");
         assert!(out.contains("công tác ở địa phương"), "{out}");
+    }
+
+    #[test]
+    fn a_colon_among_semicolon_list_items_is_a_semicolon_but_a_list_opener_keeps_its_own() {
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line("- Như Điều 3;", &[93.0, 97.0, 96.0, 97.0]),
+            ocr_line(
+                "- Ban Bí thư Trung ương Đảng:",
+                &[93.0, 96.0, 97.0, 96.0, 97.0, 97.0, 93.0],
+            ),
+            ocr_line("- Văn phòng Quốc hội;", &[93.0, 96.0, 96.0, 97.0, 97.0]),
+            ocr_line("a) Tổ chức tập huấn;", &[96.0, 97.0, 97.0, 97.0, 97.0]),
+            ocr_line("b) Các nội dung sau:", &[96.0, 97.0, 97.0, 97.0, 97.0]),
+            ocr_line("- Tuyên truyền;", &[93.0, 97.0, 97.0]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[1].text, "- Ban Bí thư Trung ương Đảng;");
+        assert_eq!(lines[4].text, "b) Các nội dung sau:");
     }
 
     #[test]
