@@ -182,8 +182,10 @@ fn lost_regions(page: &PageImage, lines: &[Line]) -> Vec<Region> {
             let [l, t, rr, b] = r.bbox;
             let (rw, rh) = (rr - l, b - t);
             let fill = r.ink as f32 / (rw.max(1) * rh.max(1)) as f32;
+            // Text-sized, or one glyph (a page number "1" is narrow) but not a rule's sliver.
+            let glyph = rh <= line_h * 3 / 2 && rw >= line_h / 5 && fill >= 0.15;
             rh >= line_h / 2
-                && rw >= line_h / 2
+                && (rw >= line_h / 2 || glyph)
                 // Rules and frames: long and thin, or sparse.
                 && rw < pw * 3 / 5
                 && rh < ph / 3
