@@ -936,10 +936,8 @@ impl Restorer {
             .map(|(j, &(k, s, e))| {
                 let prior = priors.and_then(|p| p.get(k).copied().flatten());
                 let mut plan = self.plan_token(&cs[s..e], &probs[s..e], prior, (mode, garbled));
-                if mode == Mode::Marked {
-                    if prior.is_some() {
-                        add_bare(&mut plan, &cs[s..e], joined_next(j));
-                    }
+                if mode == Mode::Marked && prior.is_some() {
+                    add_bare(&mut plan, &cs[s..e], joined_next(j));
                 }
                 plan
             })
