@@ -801,12 +801,11 @@ impl Restorer {
     /// in doubt (tagged) or changed.
     pub fn restore_ocr_lines(&self, lines: &mut Vec<crate::doc::Line>) -> Result<()> {
         drop_specks(lines, |core| self.lexicon.contains(core));
-        let mode = Mode::of(
-            &lines
-                .iter()
-                .map(|l| l.ocr_text.as_str())
-                .collect::<Vec<_>>(),
-        );
+        let (mode, garbled) = {
+            let texts: Vec<&str> = lines.iter().map(|l| l.ocr_text.as_str()).collect();
+            let mode = Mode::of(&texts);
+            (mode, mode == Mode::Unmarked && looks_garbled(&texts))
+        };
         let confident = |w: &crate::doc::Word| {
             let core: String = w.ocr_text.chars().filter(|c| c.is_alphanumeric()).collect();
             mode == Mode::Marked
@@ -837,8 +836,6 @@ impl Restorer {
             .iter()
             .map(|l| l.words.iter().map(|w| Some(w.conf)).collect())
             .collect();
-        let texts: Vec<&str> = lines.iter().map(|l| l.ocr_text.as_str()).collect();
-        let garbled = mode == Mode::Unmarked && looks_garbled(&texts);
         let restored = self.restore_chars(&chars, &ranges, Some(&priors), (mode, garbled), true)?;
         for ((line, rl), sure) in lines.iter_mut().zip(restored).zip(&sure) {
             if rl.tokens.len() == line.words.len() {
@@ -1032,6 +1029,9 @@ impl Restorer {
         // one is a capitalised word. Headings ("BỘ CHÍNH TRỊ") have capitals around them.
         let titled: Vec<bool> = (0..spans.len())
             .map(|k| {
+                if !garbled {
+                    return false;
+                }
                 let tok = |j: usize| &cs[spans[j].0..spans[j].1];
                 let letters: Vec<char> = tok(k)
                     .iter()
@@ -1075,7 +1075,7 @@ impl Restorer {
                 conf_of(k)
             };
             let original: String = cs[s..e].iter().collect();
-            let tok = if cand.is_input {
+            let mut tok = if cand.is_input {
                 let (a, b) = (s + plan.a, s + plan.b);
                 let mut text: String = cs[s..a].iter().collect();
                 match mend_case(&cs[a..b], |w| self.lexicon.contains(w)) {
@@ -1114,29 +1114,17 @@ impl Restorer {
                     true,
                 )
             };
-            let tok = if cand.bare {
-                let mut text = tok.text;
-                text.pop();
+            if cand.bare {
+                tok.text.pop();
                 if joined_next(k) {
-                    text.push(' ');
+                    tok.text.push(' ');
                 }
-                RestoredToken {
-                    text,
-                    changed: true,
-                    ..tok
-                }
-            } else {
-                tok
-            };
-            let tok = if garbled && titled[pieces[k].0] {
-                RestoredToken {
-                    text: title_case(&tok.text),
-                    changed: true,
-                    ..tok
-                }
-            } else {
-                tok
-            };
+                tok.changed = true;
+            }
+            if titled[pieces[k].0] {
+                tok.text = title_case(&tok.text);
+                tok.changed = true;
+            }
             text.push_str(&tok.text);
             match tokens.last_mut() {
                 Some(t) if joined => {
@@ -1566,11 +1554,11 @@ fn add_bare(plan: &mut Plan, cs: &[char], joined: bool) {
         return;
     };
     let cost = match mark {
-        '.' | ',' | ':' | ';' if joined => BARE_JOINED_COST,
-        '-' if joined => BARE_HYPHEN_COST,
+        '.' | ',' | ':' | ';' => BARE_JOINED_COST,
+        '-' => BARE_HYPHEN_COST,
         _ => return,
     };
-    if plan.fixed || plan.post.len() != 1 {
+    if !joined || plan.fixed || plan.post.len() != 1 {
         return;
     }
     let bare: Vec<Cand> = plan
