@@ -261,41 +261,16 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
     let out_paths = |base: &str| publish::names(base, &formats);
 
     let mut entries: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+    let shown = |rel: &Path| in_dir.join(rel).display().to_string();
     for (rel, e) in dir_errors {
         let err = Error::Read {
             path: in_dir.join(&rel),
             source: e,
         };
-        entries.insert(
-            rel.clone(),
-            Entry {
-                input: in_dir.join(&rel).display().to_string(),
-                status: Status::Failed,
-                error: Some(err.to_string()),
-                reason: Some(err.kind().into()),
-                pages: 0,
-                seconds: 0.0,
-                outputs: vec![],
-                sha256: None,
-                pages_by_source: BTreeMap::new(),
-            },
-        );
+        entries.insert(rel.clone(), Entry::failed(shown(&rel), &err));
     }
     for rel in files.iter().filter(|r| Kind::by_extension(r).is_none()) {
-        entries.insert(
-            rel.clone(),
-            Entry {
-                input: in_dir.join(rel).display().to_string(),
-                status: Status::Skipped,
-                error: Some("not a PDF, PNG, JPEG or TIFF file (by its name)".into()),
-                reason: Some("unsupported".into()),
-                pages: 0,
-                seconds: 0.0,
-                outputs: vec![],
-                sha256: None,
-                pages_by_source: BTreeMap::new(),
-            },
-        );
+        entries.insert(rel.clone(), Entry::unsupported(shown(rel)));
     }
 
     // Up to date? Hash in parallel (reading is the cost; OCR has not started yet).
@@ -330,25 +305,10 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
     for (rel, done) in supported.iter().zip(up_to_date) {
         match done {
             Some((sha, pages)) => {
-                entries.insert(
-                    rel.clone(),
-                    Entry {
-                        input: in_dir.join(rel).display().to_string(),
-                        status: Status::Skipped,
-                        error: Some(
-                            "up to date (done by an earlier run; --force redoes it)".into(),
-                        ),
-                        reason: Some("up-to-date".into()),
-                        pages,
-                        seconds: 0.0,
-                        outputs: out_paths(&bases[rel])
-                            .iter()
-                            .map(|(_, o)| sink.display(o))
-                            .collect(),
-                        sha256: Some(sha),
-                        pages_by_source: BTreeMap::new(),
-                    },
-                );
+                let outputs = out_paths(&bases[rel]);
+                let outputs = outputs.iter().map(|(_, o)| sink.display(o)).collect();
+                let entry = Entry::up_to_date(shown(rel), sha, pages, outputs);
+                entries.insert(rel.clone(), entry);
             }
             None => todo.push(rel.clone()),
         }
@@ -415,17 +375,11 @@ pub fn run(pipeline: &Pipeline, opts: &BatchOptions, cancel: &AtomicBool) -> Res
                 Err(_) => (None, 0),
             };
             let seconds = started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
-            let input = in_dir.join(rel).display().to_string();
+            let input = shown(rel);
             let mut entry = Entry {
-                input: input.clone(),
-                status: Status::Failed,
-                error: None,
-                reason: None,
                 pages: pages_seen,
                 seconds,
-                outputs: vec![],
-                sha256: None,
-                pages_by_source: BTreeMap::new(),
+                ..Entry::new(input.clone(), Status::Failed)
             };
             let result = r.and_then(|doc| {
                 entry = publish::entry(input.clone(), &doc);

@@ -18,7 +18,7 @@ pub enum Status {
 }
 
 /// One input in the report.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// The input's path (IN joined with its relative path).
     pub input: String,
@@ -39,6 +39,54 @@ pub struct Entry {
     /// input was processed in this run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pages_by_source: BTreeMap<String, usize>,
+}
+
+impl Entry {
+    /// An input with nothing to show yet: no pages, time, outputs or hash.
+    pub fn new(input: String, status: Status) -> Entry {
+        Entry {
+            input,
+            status,
+            error: None,
+            reason: None,
+            pages: 0,
+            seconds: 0.0,
+            outputs: vec![],
+            sha256: None,
+            pages_by_source: BTreeMap::new(),
+        }
+    }
+
+    /// Failed or skipped, with the stable tag and the words for why.
+    pub fn because(input: String, status: Status, reason: &str, error: String) -> Entry {
+        Entry {
+            reason: Some(reason.into()),
+            error: Some(error),
+            ..Entry::new(input, status)
+        }
+    }
+
+    /// Failed with `e`.
+    pub fn failed(input: String, e: &crate::Error) -> Entry {
+        Entry::because(input, Status::Failed, e.kind(), e.to_string())
+    }
+
+    /// Skipped: not an input sohoa reads, by its name.
+    pub fn unsupported(input: String) -> Entry {
+        let why = "not a PDF, PNG, JPEG or TIFF file (by its name)";
+        Entry::because(input, Status::Skipped, "unsupported", why.into())
+    }
+
+    /// Skipped: an earlier run's outputs, from the same content, are there.
+    pub fn up_to_date(input: String, sha256: String, pages: usize, outputs: Vec<String>) -> Entry {
+        let why = "up to date (done by an earlier run; --force redoes it)";
+        Entry {
+            pages,
+            outputs,
+            sha256: Some(sha256),
+            ..Entry::because(input, Status::Skipped, "up-to-date", why.into())
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -8,6 +8,7 @@
 //! Needs `redis-server` on PATH and `moto_server` in `.venv/` (scripts/setup installs both).
 
 use serde_json::Value;
+use sohoa::report::{Entry, Status};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -385,18 +386,16 @@ fn job(id: &str, rel: &str) -> sohoa::queue::Job {
     }
 }
 
-fn record(rel: &str, state: sohoa::queue::FileState) -> sohoa::queue::FileRecord {
+fn record(rel: &str, status: Status) -> sohoa::queue::FileRecord {
+    let entry = Entry {
+        pages: 3,
+        sha256: Some("ab".repeat(32)),
+        ..Entry::new(format!("/in/{rel}"), status)
+    };
     sohoa::queue::FileRecord {
         rel: rel.into(),
-        input: format!("/in/{rel}"),
-        state,
-        error: None,
-        reason: None,
-        pages: 3,
-        seconds: 0.0,
-        outputs: vec![],
-        sha256: Some("ab".repeat(32)),
         parts: 1,
+        entry,
     }
 }
 
@@ -405,7 +404,7 @@ fn record(rel: &str, state: sohoa::queue::FileState) -> sohoa::queue::FileRecord
 /// without duplicates, dead letters, and a resubmit that takes a dead letter back.
 #[test]
 fn redis_queue_redelivers_counts_once_and_dead_letters() {
-    use sohoa::queue::{DeadLetter, FileState};
+    use sohoa::queue::DeadLetter;
     let tmp = tempfile::tempdir().unwrap();
     let (_redis, url) = start_redis(tmp.path());
     let mut q = sohoa::queue::open(&url).unwrap();
@@ -416,7 +415,7 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
     assert_eq!(
         q.submit(
             "r1",
-            &record("a.pdf", FileState::Queued),
+            &record("a.pdf", Status::Skipped),
             std::slice::from_ref(&a)
         )
         .unwrap(),
@@ -425,7 +424,7 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
     assert_eq!(
         q.submit(
             "r1",
-            &record("a.pdf", FileState::Queued),
+            &record("a.pdf", Status::Skipped),
             std::slice::from_ref(&a)
         )
         .unwrap(),
@@ -459,8 +458,8 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
     let d2 = q.next("w2", short, wait).unwrap().expect("taken over");
     assert_eq!((d2.job.id.as_str(), d2.deliveries), ("job-a", 2));
     assert!(!q.keep_alive("w1", &d1).unwrap(), "no longer w1's");
-    let mut done = record("a.pdf", FileState::Ok);
-    done.outputs = vec!["/out/a.json".into()];
+    let mut done = record("a.pdf", Status::Ok);
+    done.entry.outputs = vec!["/out/a.json".into()];
     assert!(q.complete(&d2, 3, Some(&done)).unwrap());
     // w1 wakes up and finishes too: acknowledged, not counted again.
     assert!(!q.complete(&d1, 3, Some(&done)).unwrap());
@@ -471,13 +470,16 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
         "{c:?}"
     );
     assert!(c.drained());
-    assert_eq!(q.file("r1", "a.pdf").unwrap().unwrap().state, FileState::Ok);
+    assert_eq!(
+        q.file("r1", "a.pdf").unwrap().unwrap().entry.status,
+        Status::Ok
+    );
 
     // A failed attempt goes back once, with its attempt counted; a repeated retry call (a lost
     // reply) adds no second copy.
     let b = job("job-b", "b.pdf");
     assert_eq!(
-        q.submit("r1", &record("b.pdf", FileState::Queued), &[b])
+        q.submit("r1", &record("b.pdf", Status::Skipped), &[b])
             .unwrap(),
         1
     );
@@ -497,21 +499,21 @@ fn redis_queue_redelivers_counts_once_and_dead_letters() {
         worker: "w1".into(),
         at: 0.0,
     };
-    let mut failed = record("b.pdf", FileState::Failed);
-    failed.reason = Some("damaged-pdf".into());
+    let mut failed = record("b.pdf", Status::Failed);
+    failed.entry.reason = Some("damaged-pdf".into());
     q.bury(&d, &dl, Some(&failed)).unwrap();
     let c = q.counts().unwrap();
     assert_eq!((c.queued, c.running, c.failed), (0, 0, 1), "{c:?}");
     assert_eq!(q.dead_letters(10).unwrap(), vec![dl]);
     assert_eq!(
-        q.file("r1", "b.pdf").unwrap().unwrap().state,
-        FileState::Failed
+        q.file("r1", "b.pdf").unwrap().unwrap().entry.status,
+        Status::Failed
     );
 
     // Submitting it again takes it out of the dead letters and queues it.
     let b = job("job-b", "b.pdf");
     assert_eq!(
-        q.submit("r1", &record("b.pdf", FileState::Queued), &[b])
+        q.submit("r1", &record("b.pdf", Status::Skipped), &[b])
             .unwrap(),
         1
     );

@@ -77,32 +77,16 @@ pub struct Delivery {
     pub deliveries: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileState {
-    Queued,
-    Ok,
-    Failed,
-    Skipped,
-}
-
-/// One input of a run, as `report.json` will list it.
+/// One input of a run: the entry `report.json` lists for it (until its jobs finish, `skipped` /
+/// `interrupted`), under its path relative to the run's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileRecord {
     pub rel: String,
-    /// The input's path as reports show it (input root joined with `rel`).
-    pub input: String,
-    pub state: FileState,
-    pub error: Option<String>,
-    /// Stable tag: `Error::kind()` for failures; `unsupported` / `up-to-date` for skips.
-    pub reason: Option<String>,
-    pub pages: usize,
-    pub seconds: f64,
-    pub outputs: Vec<String>,
-    pub sha256: Option<String>,
     /// Jobs the file was split into.
     #[serde(default)]
     pub parts: usize,
+    #[serde(flatten)]
+    pub entry: crate::report::Entry,
 }
 
 /// One `sohoa submit` of a tree into an output tree (a later submit to the same tree replaces

@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::input::{self, Kind, SourceInfo};
 use crate::pipeline::Pipeline;
 use crate::publish::{self, Sink};
-use crate::queue::{self, Counts, DeadLetter, Delivery, FileRecord, FileState, Job, Queue};
+use crate::queue::{self, Counts, DeadLetter, Delivery, FileRecord, Job, Queue};
 use crate::report::{self, Entry, Report, Settings, Status, Summary};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -184,17 +184,10 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
         .cloned()
         .collect();
     let bases = crate::naming::plan_outputs(&supported);
-    let record = |rel: &str, state: FileState| FileRecord {
+    let record = |rel: &str, entry: Entry| FileRecord {
         rel: rel.to_string(),
-        input: in_store.display(rel),
-        state,
-        error: None,
-        reason: None,
-        pages: 0,
-        seconds: 0.0,
-        outputs: vec![],
-        sha256: None,
         parts: 0,
+        entry,
     };
     let mut current: HashSet<String> = HashSet::new();
     for (rel, e) in &dir_errors {
@@ -202,10 +195,11 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
             path: PathBuf::from(in_store.display(rel)),
             source: std::io::Error::new(e.kind(), e.to_string()),
         };
-        let mut r = record(rel, FileState::Failed);
-        r.error = Some(err.to_string());
-        r.reason = Some(err.kind().into());
-        q.submit(&run, &r, &[])?;
+        q.submit(
+            &run,
+            &record(rel, Entry::failed(in_store.display(rel), &err)),
+            &[],
+        )?;
         current.insert(rel.clone());
         sum.unreadable += 1;
     }
@@ -213,10 +207,11 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
         .iter()
         .filter(|r| Kind::by_extension(Path::new(r)).is_none())
     {
-        let mut r = record(rel, FileState::Skipped);
-        r.error = Some("not a PDF, PNG, JPEG or TIFF file (by its name)".into());
-        r.reason = Some("unsupported".into());
-        q.submit(&run, &r, &[])?;
+        q.submit(
+            &run,
+            &record(rel, Entry::unsupported(in_store.display(rel))),
+            &[],
+        )?;
         current.insert(rel.clone());
         sum.unsupported += 1;
     }
@@ -291,26 +286,17 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
     for (rel, plan) in supported.iter().zip(plans) {
         current.insert(rel.clone());
         let base = &bases[rel];
-        let mut r = record(rel, FileState::Queued);
+        let input = in_store.display(rel);
         match plan {
             Plan::Unreadable(e) => {
-                r.state = FileState::Failed;
-                r.error = Some(e.to_string());
-                r.reason = Some(e.kind().into());
-                q.submit(&run, &r, &[])?;
+                q.submit(&run, &record(rel, Entry::failed(input, &e)), &[])?;
                 sum.unreadable += 1;
             }
             Plan::UpToDate(sha, pages) => {
-                r.state = FileState::Skipped;
-                r.error = Some("up to date (done by an earlier run; --force redoes it)".into());
-                r.reason = Some("up-to-date".into());
-                r.pages = pages;
-                r.outputs = publish::names(base, &formats)
-                    .iter()
-                    .map(|(_, o)| out_store.display(o))
-                    .collect();
-                r.sha256 = Some(sha);
-                q.submit(&run, &r, &[])?;
+                let outputs = publish::names(base, &formats);
+                let outputs = outputs.iter().map(|(_, o)| out_store.display(o)).collect();
+                let entry = Entry::up_to_date(input, sha, pages, outputs);
+                q.submit(&run, &record(rel, entry), &[])?;
                 sum.up_to_date += 1;
             }
             Plan::Todo(sha, kind, pages) => {
@@ -343,9 +329,11 @@ pub fn submit(q: &mut dyn Queue, opts: &SubmitOptions) -> anyhow::Result<SubmitS
                         }
                     })
                     .collect();
-                r.sha256 = Some(sha);
-                r.pages = pages;
-                r.parts = parts;
+                // Until its jobs finish, the report would list it as interrupted.
+                let why = "not finished when the report was written".to_string();
+                let entry = Entry::because(input, Status::Skipped, "interrupted", why);
+                let mut r = record(rel, entry);
+                (r.parts, r.entry.pages, r.entry.sha256) = (parts, pages, Some(sha));
                 let added = q.submit(&run, &r, &jobs)?;
                 sum.jobs_added += added;
                 sum.jobs_in_flight += jobs.len() - added;
@@ -516,17 +504,17 @@ fn ok_record(
     seconds: f64,
     outputs: Vec<String>,
 ) -> FileRecord {
-    FileRecord {
-        rel: job.rel.clone(),
-        input,
-        state: FileState::Ok,
-        error: None,
-        reason: None,
+    let entry = Entry {
         pages,
         seconds,
         outputs,
         sha256: Some(job.sha256.clone()),
+        ..Entry::new(input, Status::Ok)
+    };
+    FileRecord {
+        rel: job.rel.clone(),
         parts: job.parts,
+        entry,
     }
 }
 
@@ -595,7 +583,7 @@ fn run_job(pipeline: &Pipeline, q: &mut dyn Queue, job: &Job) -> Result<Finished
             let (pages, total) = pages::ocr_pages(pipeline, &local.path, kind, Some(range))?;
             // Finished elsewhere meanwhile (this was a duplicate delivery): nothing to add.
             if let Ok(Some(f)) = q.file(&job.run, &job.rel) {
-                if f.state == FileState::Ok && f.sha256.as_deref() == Some(&job.sha256) {
+                if f.entry.status == Status::Ok && f.entry.sha256.as_deref() == Some(&job.sha256) {
                     return Ok(Finished {
                         pages: pages.len(),
                         file: None,
@@ -721,23 +709,28 @@ fn handle(
         worker: worker.to_string(),
         at: queue::now(),
     };
-    let failed_record = |dl: &DeadLetter| FileRecord {
-        rel: job.rel.clone(),
-        input: Path::new(&job.input_root)
-            .join(&job.rel)
-            .display()
-            .to_string(),
-        state: FileState::Failed,
-        error: Some(match job.range {
+    let failed_record = |dl: &DeadLetter| {
+        let input = Path::new(&job.input_root).join(&job.rel);
+        let error = match job.range {
             Some([a, b]) if job.parts > 1 => format!("pages {a}-{b}: {}", dl.error),
             _ => dl.error.clone(),
-        }),
-        reason: Some(dl.reason.clone()),
-        pages: 0,
-        seconds: t0.elapsed().as_secs_f64(),
-        outputs: vec![],
-        sha256: Some(job.sha256.clone()),
-        parts: job.parts,
+        };
+        let entry = Entry::because(
+            input.display().to_string(),
+            Status::Failed,
+            &dl.reason,
+            error,
+        );
+        let entry = Entry {
+            seconds: t0.elapsed().as_secs_f64(),
+            sha256: Some(job.sha256.clone()),
+            ..entry
+        };
+        FileRecord {
+            rel: job.rel.clone(),
+            parts: job.parts,
+            entry,
+        }
     };
     let bury = |q: &mut dyn Queue, dl: DeadLetter| {
         eprintln!(
@@ -776,7 +769,7 @@ fn handle(
     }
     // Done by another delivery already (a merged file)?
     if let Ok(Some(f)) = q.file(&job.run, &job.rel) {
-        if f.state == FileState::Ok && f.sha256.as_deref() == Some(&job.sha256) {
+        if f.entry.status == Status::Ok && f.entry.sha256.as_deref() == Some(&job.sha256) {
             let _ = with_retries(3, || q.complete(d, 0, None));
             return;
         }
@@ -795,7 +788,7 @@ fn handle(
                         job.label(),
                         fin.pages,
                         t0.elapsed().as_secs_f64(),
-                        f.outputs.join(", ")
+                        f.entry.outputs.join(", ")
                     ),
                     None => eprintln!(
                         "sohoa worker: ok {}: {} pages, {:.1} s",
@@ -1085,30 +1078,7 @@ pub fn build_report(
 ) -> Report {
     let mut by_rel: BTreeMap<PathBuf, Entry> = BTreeMap::new();
     for f in files {
-        let (status, error, reason) = match f.state {
-            FileState::Ok => (Status::Ok, None, None),
-            FileState::Failed => (Status::Failed, f.error, f.reason),
-            FileState::Skipped => (Status::Skipped, f.error, f.reason),
-            FileState::Queued => (
-                Status::Skipped,
-                Some("not finished when the report was written".into()),
-                Some("interrupted".into()),
-            ),
-        };
-        by_rel.insert(
-            PathBuf::from(&f.rel),
-            Entry {
-                input: f.input,
-                status,
-                error,
-                reason,
-                pages: f.pages,
-                seconds: f.seconds,
-                outputs: f.outputs,
-                sha256: f.sha256,
-                pages_by_source: Default::default(),
-            },
-        );
+        by_rel.insert(PathBuf::from(&f.rel), f.entry);
     }
     let files: Vec<Entry> = by_rel.into_values().collect();
     let mut s = Summary::of(&files);
