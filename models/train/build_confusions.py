@@ -5,11 +5,8 @@
 
 Tesseract's `eng` model reads Vietnamese letters as other letters ("ủy" as "ty", "ở" as "6",
 "thực" as "thurc"). The restorer's tagger proposes such changes only where it is sure of each
-character; this table gives the decoder the whole-word readings directly, with the share of a
-syllable's occurrences that were read as the form: the noisy channel P(form | syllable). The
-decoder multiplies it by the language model's P(syllable | context); a posterior P(syllable |
-form) would count the corpus's prior twice and let "ty" (mostly "công ty" in the corpus) stay
-"ty" in "Tỉnh ty" where the context asks for "ủy". Only lines whose
+character; this table gives the decoder the whole-word readings directly, with the share of the
+times a form was read for each syllable (a noisy channel P(truth | form)). Only lines whose
 token counts agree are used (the token pairs are then certain); only changes of letters are
 kept (other markings of the same letters are the decoder's own candidates). No dev set truth
 is used: the pairs come from training-split corpus lines only (gen_ocr_pairs.py).
@@ -19,7 +16,7 @@ import sys
 import unicodedata
 
 MIN_FORM = 3  # times a form must be seen
-MIN_SHARE = 0.03  # least share of the syllable's readings the form must have
+MIN_SHARE = 0.03  # least share of the form's readings a truth must have
 MIN_PAIR = 3  # times a (form, truth) pair must be seen
 
 STRIP = str.maketrans(
@@ -46,7 +43,6 @@ def main():
             if w:
                 lexicon.add(unicodedata.normalize("NFC", w.lower()))
     counts = collections.defaultdict(collections.Counter)
-    seen = collections.Counter()  # occurrences of each syllable, however read
     used = 0
     with open(pairs_path, encoding="utf-8") as f:
         for row in f:
@@ -61,18 +57,17 @@ def main():
                 o, t = core(o), core(unicodedata.normalize("NFC", t))
                 if o and t:
                     counts[o][t] += 1
-                    seen[t] += 1
     rows = []
     for form, truths in counts.items():
         total = sum(truths.values())
         if total < MIN_FORM:
             continue
         for t, c in truths.most_common():
-            if c < MIN_PAIR or c / seen[t] < MIN_SHARE:
+            if c < MIN_PAIR or c / total < MIN_SHARE:
                 continue
             if t not in lexicon or t.translate(STRIP) == form.translate(STRIP):
                 continue
-            rows.append((form, t, c / seen[t], c))
+            rows.append((form, t, c / total, c))
     rows.sort()
     with open(out_path, "w", encoding="utf-8") as f:
         f.write("# form\ttruth\tshare\tcount (build_confusions.py; English-model OCR of corpus lines)\n")
