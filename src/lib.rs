@@ -18,6 +18,7 @@ pub mod error;
 pub mod eval;
 pub mod fault;
 pub mod fields;
+pub mod fillin;
 pub mod inks;
 pub mod input;
 pub mod layout;

@@ -552,6 +552,7 @@ impl Pipeline {
             |(mut lines, rotation, read)| {
                 if self.opts.clean.enabled && reread_enabled() {
                     crate::reread::reread_lost_ink(&mut engine, &read, &mut lines, deadline)?;
+                    crate::fillin::reread_fillins(&mut engine, &read, &mut lines, deadline)?;
                 }
                 Ok((lines, rotation, read))
             },

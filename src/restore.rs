@@ -856,6 +856,7 @@ impl Restorer {
         }
         mend_list_semicolons(lines);
         for line in lines.iter_mut() {
+            mend_signing_mark(line);
             line.refresh_text();
         }
         Ok(())
@@ -1590,7 +1591,8 @@ fn list_marker(line: &crate::doc::Line) -> &'static str {
     }
 }
 
-/// A list item ending in ":" between two siblings ending in ";" ends in ";": Tesseract reads
+/// A list item ending in ":" between two siblings ending in ";" (or a run of ":" siblings after
+/// a ";" one) ends in ";": Tesseract reads
 /// the semicolons of recipient lists and agency columns as colons ("- Ban Bí thư Trung ương
 /// Đảng:", "Bộ Quốc phòng:"). The LM cannot tell them apart ("Bộ Công Thương:" opens tasks
 /// too); the list can. A line that introduces a list ("b) như sau:" before "- …;") has a
@@ -1602,18 +1604,47 @@ fn mend_list_semicolons(lines: &mut [crate::doc::Line]) {
             .is_some_and(|w| w.text.ends_with(c) && w.text.chars().count() > 1)
     };
     for k in 1..lines.len().saturating_sub(1) {
-        let (prev, line, next) = (&lines[k - 1], &lines[k], &lines[k + 1]);
-        let marker = list_marker(line);
+        let marker = list_marker(&lines[k]);
+        // The next sibling may run over lines ("- Cục Kiểm tra … pháp" / "luật - Bộ Tư pháp;"):
+        // its last line is the one before the next marked line.
+        let mut end = k + 1;
+        while !marker.is_empty() && end + 1 < lines.len() && list_marker(&lines[end + 1]).is_empty()
+        {
+            end += 1;
+        }
+        let (prev, line, next) = (&lines[k - 1], &lines[k], &lines[end]);
+        let next_marker = list_marker(&lines[k + 1]);
+        // A run of them ("Bộ Công Thương:" then "Bộ Xây dựng:") is mended from its first.
         if ends(line, ':')
             && ends(prev, ';')
-            && ends(next, ';')
+            && (ends(next, ';') || ends(next, ':'))
             && list_marker(prev) == marker
-            && list_marker(next) == marker
+            && next_marker == marker
         {
             let w = lines[k].words.last_mut().expect("ends with a word");
             w.text.pop();
             w.text.push(';');
         }
+    }
+}
+
+/// The mark that opens a signature block ("KT." signs for, "TM." on behalf of, "TL.", "TUQ.",
+/// "Q.") is always followed by its dot; Tesseract reads the dot as a comma or loses it beside a
+/// seal ("KT, BỘ TRƯỞNG" on the real circular). Only a short all-caps line starting so.
+fn mend_signing_mark(line: &mut crate::doc::Line) {
+    let short = line.words.len() <= 5;
+    let [first, second, ..] = line.words.as_mut_slice() else {
+        return;
+    };
+    let caps = |t: &str| {
+        t.chars().filter(|c| c.is_alphabetic()).count() >= 2 && !t.chars().any(char::is_lowercase)
+    };
+    let core = first
+        .text
+        .trim_end_matches([',', ':', ';', '.'])
+        .to_string();
+    if short && ["KT", "TM", "TL", "TUQ", "Q"].contains(&core.as_str()) && caps(&second.text) {
+        first.text = core + ".";
     }
 }
 
@@ -1648,7 +1679,7 @@ fn mend_case(core: &[char], is_syllable: impl Fn(&str) -> bool) -> Option<String
 fn is_speck(w: &crate::doc::Word) -> bool {
     let t = w.ocr_text.as_str();
     !t.is_empty()
-        && t.chars().all(|c| ".,:;'\"„“”‘’°`^~_|".contains(c))
+        && t.chars().all(|c| ".,:;'\"„“”‘’°`^~_|[]".contains(c))
         && (t.chars().count() <= 2 || w.conf < 70.0)
 }
 
@@ -2005,6 +2036,28 @@ mod tests {
         r.restore_ocr_lines(&mut lines).unwrap();
         assert_eq!(lines[1].text, "- Ban Bí thư Trung ương Đảng;");
         assert_eq!(lines[4].text, "b) Các nội dung sau:");
+    }
+
+    #[test]
+    fn a_recipient_running_over_two_lines_is_a_sibling_and_the_signing_mark_keeps_its_dot() {
+        // From the real circular's recipient list and signature block.
+        let r = Restorer::embedded().unwrap();
+        let l = |t: &str| ocr_line(t, &vec![95.0; t.split(' ').count()]);
+        let mut lines = vec![
+            l("- UBND, HĐND các tỉnh;"),
+            l("- Các Lãnh đạo Bộ Công Thương:"),
+            l("- Cục Kiểm tra văn bản và Tổ chức thi hành pháp"),
+            l("luật - Bộ Tư pháp;"),
+            l("- Lưu: VT, TTTN."),
+            l("KT, BỘ TRƯỞNG"),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[1].text, "- Các Lãnh đạo Bộ Công Thương;");
+        assert_eq!(lines[5].text, "KT. BỘ TRƯỞNG");
+        // A list item may open with "KT" in lower-case prose; only the block's mark is mended.
+        let mut prose = vec![l("KT, kinh tế tập thể")];
+        r.restore_ocr_lines(&mut prose).unwrap();
+        assert!(prose[0].text.starts_with("KT,"), "{}", prose[0].text);
     }
 
     #[test]

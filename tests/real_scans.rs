@@ -234,3 +234,16 @@ fn the_page_number_and_the_signers_block_beside_a_seal_are_read_again() {
         .count();
     assert!(after_list <= 8, "{lines:?}");
 }
+
+#[test]
+fn the_handwritten_number_and_day_of_the_annex_title_are_read_as_digits() {
+    // The annex title page of the real decision: "(Kèm theo Kế hoạch tại Quyết định số 707
+    // /QĐ-TTg ngày 22 tháng 4 năm 2026 …)" with 707 and 22 written by hand into the blanks. Read
+    // among print they came out as "TÚT" and "23".
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/annex-title-page.pdf");
+    let text = scan(&path).text();
+    assert!(
+        text.contains("số 707/QĐ-TTg ngày 22 tháng 4 năm 2026"),
+        "{text}"
+    );
+}
