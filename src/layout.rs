@@ -21,6 +21,9 @@ pub struct Table {
     pub rows: usize,
     /// Strips between vertical rules.
     pub cols: usize,
+    /// Each cell's box in page pixels, in reading order (not in the JSON).
+    #[serde(skip)]
+    pub cells: Vec<[i32; 4]>,
 }
 
 /// Find ruled tables on `gray` (the page image Tesseract read, `width` × `height` at `dpi`) and
@@ -280,7 +283,25 @@ impl Grid {
             bbox: self.bbox,
             rows: self.rows,
             cols: self.cols,
+            cells: self.cells.iter().map(|c| self.page_box(c)).collect(),
         }
+    }
+
+    /// The page box around a cell (the inverse of [`Grid::to_frame`] at its corners).
+    fn page_box(&self, c: &Cell) -> [i32; 4] {
+        let k = 1.0 + self.t * self.t;
+        let page = |x: f32, y: f32| ((x - self.t * y) / k, (y + self.t * x) / k);
+        let corners = [
+            page(c.x0, c.y0),
+            page(c.x1, c.y0),
+            page(c.x0, c.y1),
+            page(c.x1, c.y1),
+        ];
+        let xs = corners.map(|p| p.0);
+        let ys = corners.map(|p| p.1);
+        let lo = |v: [f32; 4]| v.into_iter().fold(f32::INFINITY, f32::min).round() as i32;
+        let hi = |v: [f32; 4]| v.into_iter().fold(f32::NEG_INFINITY, f32::max).round() as i32;
+        [lo(xs), lo(ys), hi(xs), hi(ys)]
     }
 
     /// The cell a point (page pixels) falls in: the one containing it, else (on a rule, just

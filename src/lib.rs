@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod budget;
+pub mod cells;
 pub mod clean;
 pub mod cli;
 pub mod deskew;

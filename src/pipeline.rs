@@ -550,28 +550,27 @@ impl Pipeline {
         // A panic in here unwinds past `give_engine`: an engine that crashed is not reused.
         let result = self.ocr_upright(&mut engine, image, deadline).and_then(
             |(mut lines, rotation, read)| {
-                if self.opts.clean.enabled && reread_enabled() {
+                let second_look = self.opts.clean.enabled && reread_enabled();
+                if second_look {
                     crate::reread::reread_lost_ink(&mut engine, &read, &mut lines, deadline)?;
                     crate::fillin::reread_fillins(&mut engine, &read, &mut lines, deadline)?;
                 }
-                Ok((lines, rotation, read))
+                // Tables are found on the image Tesseract read, in its pixels, before boxes
+                // are scaled.
+                let (w, h) = (read.width as usize, read.height as usize);
+                let tables = crate::layout::read_tables(&read.gray, w, h, read.dpi, &mut lines);
+                if second_look {
+                    crate::cells::reread_cells(&mut engine, &read, &mut lines, &tables, deadline)?;
+                }
+                Ok((lines, rotation, tables))
             },
         );
         self.give_engine(engine);
-        let (mut lines, rotation, read) = result?;
+        let (mut lines, rotation, mut tables) = result?;
         if crate::fault::strikes(crate::fault::Fault::WorkerPanic, page_no) {
             panic!("injected fault: the worker died on page {page_no}");
         }
         check()?;
-        // Tables are found on the image Tesseract read, in its pixels, before boxes are scaled.
-        let mut tables = crate::layout::read_tables(
-            &read.gray,
-            read.width as usize,
-            read.height as usize,
-            read.dpi,
-            &mut lines,
-        );
-        drop(read);
         let (width, height) = if rotation % 180 == 0 {
             (width, height)
         } else {

@@ -236,7 +236,7 @@ fn the_page_number_and_the_signers_block_beside_a_seal_are_read_again() {
 }
 
 #[test]
-fn the_handwritten_number_and_day_of_the_annex_title_are_read_as_digits() {
+fn the_annex_title_pages_handwritten_number_and_day_and_its_header_cells_are_read() {
     // The annex title page of the real decision: "(Kèm theo Kế hoạch tại Quyết định số 707
     // /QĐ-TTg ngày 22 tháng 4 năm 2026 …)" with 707 and 22 written by hand into the blanks. Read
     // among print they came out as "TÚT" and "23".
