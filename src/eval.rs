@@ -293,6 +293,8 @@ struct PageOutcome {
     set: usize,
     page: usize,
     texts: Vec<(Column, String, f64)>,
+    /// The restored column's lines, for the passes over a whole document.
+    restored: Option<Vec<crate::doc::Line>>,
     error: Option<String>,
 }
 
@@ -349,6 +351,7 @@ pub fn run(
                         set: job.set,
                         page: job.page,
                         texts: Vec::new(),
+                        restored: None,
                         error: None,
                     };
                     let r = read_page(
@@ -358,6 +361,7 @@ pub fn run(
                         clean_pipe,
                         restorer.as_ref(),
                         &mut out.texts,
+                        &mut out.restored,
                     );
                     out.error = r.err().map(|e| e.to_string());
                     outcomes.lock().expect("outcomes").push(out);
@@ -396,7 +400,10 @@ pub fn run(
     if cancel.load(Ordering::Relaxed) {
         return Err(Error::Interrupted);
     }
-    let outcomes = outcomes.into_inner().expect("outcomes");
+    let mut outcomes = outcomes.into_inner().expect("outcomes");
+    if let Some(r) = &restorer {
+        document_passes(r, sets.len(), &mut outcomes);
+    }
     Ok(sets
         .iter()
         .enumerate()
@@ -477,6 +484,30 @@ fn render_truth_pages(
     Ok(())
 }
 
+/// What `sohoa scan` does over a whole document after its pages are restored (one spelling per
+/// abbreviation), done over each set's pages read here, so the restored column is what a scan
+/// of those pages gives.
+fn document_passes(r: &Restorer, sets: usize, outcomes: &mut [PageOutcome]) {
+    for si in 0..sets {
+        let mut mine: Vec<&mut PageOutcome> = outcomes.iter_mut().filter(|o| o.set == si).collect();
+        let mut pages: Vec<crate::Page> = mine
+            .iter_mut()
+            .map(|o| {
+                let lines = o.restored.take().unwrap_or_default();
+                crate::Page::new(o.page + 1, 0, 0, 0.0, lines)
+            })
+            .collect();
+        if r.mend_abbreviations(&mut pages) == 0 {
+            continue;
+        }
+        for (o, p) in mine.iter_mut().zip(pages) {
+            if let Some(c) = o.texts.iter_mut().find(|c| c.0 == Column::Restored) {
+                c.1 = p.lines.iter().map(|l| l.text.clone() + "\n").collect();
+            }
+        }
+    }
+}
+
 /// All columns of one page. The first error ends the page (columns read so far are kept).
 fn read_page(
     image: &PageImage,
@@ -485,6 +516,7 @@ fn read_page(
     clean_pipe: &Pipeline,
     restorer: Option<&Restorer>,
     texts: &mut Vec<(Column, String, f64)>,
+    restored: &mut Option<Vec<crate::doc::Line>>,
 ) -> Result<()> {
     let sohoa_ms = |p: &crate::Page| p.timings.clean_ms + p.timings.ocr_ms;
     if let Some(pool) = bare {
@@ -517,6 +549,7 @@ fn read_page(
             let _ = std::fs::write(format!("{dir}/p{n}.restored.txt"), &text);
         }
         texts.push((Column::Restored, text, ms + t.elapsed().as_secs_f64() * 1e3));
+        *restored = Some(lines);
     }
     Ok(())
 }

@@ -407,6 +407,9 @@ impl Pipeline {
             document: None,
             timings,
         };
+        if let Some(r) = &self.restorer {
+            r.mend_abbreviations(&mut doc.pages);
+        }
         if self.opts.structure {
             let t = Instant::now();
             doc.document = Some(crate::structure::extract(&doc));

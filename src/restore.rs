@@ -6,6 +6,7 @@
 //! clearly enough over what was there. Numbers, dates, document codes ("57-KL/TW"), Roman
 //! numerals, URLs and abbreviations pass through untouched, and case is kept.
 
+pub mod acronyms;
 pub mod ngram;
 
 use crate::error::{Error, Result};
@@ -857,9 +858,15 @@ impl Restorer {
         mend_list_semicolons(lines);
         for line in lines.iter_mut() {
             mend_signing_mark(line);
+            line.words.iter_mut().for_each(drop_leading_speck);
             line.refresh_text();
         }
         Ok(())
+    }
+
+    /// One spelling per abbreviation across a document's OCR'd pages ([`acronyms`]).
+    pub fn mend_abbreviations(&self, pages: &mut [crate::doc::Page]) -> usize {
+        acronyms::mend(pages, |s| self.lexicon.contains(s))
     }
 
     /// Restore one string (convenience for callers with a single line).
@@ -1624,6 +1631,17 @@ fn mend_list_semicolons(lines: &mut [crate::doc::Line]) {
             let w = lines[k].words.last_mut().expect("ends with a word");
             w.text.pop();
             w.text.push(';');
+        }
+    }
+}
+
+/// A comma, apostrophe or full stop glued to the front of a small word (",quỹ", "'tỉnh,") is a
+/// speck: in Vietnamese print such marks follow words, and quotes open with “ or ".
+fn drop_leading_speck(w: &mut crate::doc::Word) {
+    let mut cs = w.text.chars();
+    if let (Some(',' | '\'' | '`' | '.'), Some(c)) = (cs.next(), cs.next()) {
+        if c.is_lowercase() {
+            w.text.remove(0);
         }
     }
 }
