@@ -78,7 +78,121 @@ pub fn reread_cells(
         replace(lines, &inner, new);
         changed += 1;
     }
+    for t in tables {
+        changed += reread_numbers(engine, page, lines, t, line_h, deadline)?;
+    }
     Ok(changed)
+}
+
+/// What a row number of an "STT" column may be: "12", "3.", "IV.".
+fn is_row_number(t: &str) -> bool {
+    let core = t.strip_suffix('.').unwrap_or(t);
+    !core.is_empty()
+        && (core.len() <= 3 && core.chars().all(|c| c.is_ascii_digit())
+            || core.len() <= 5 && core.chars().all(|c| "IVX".contains(c)))
+}
+
+/// The row numbers of a table's number ("STT") column: alone in a tall cell, a "3." is often not read at
+/// all or read as letters ("là"); cut out where its ink is and read as a row number, it comes
+/// back. Returns how many were changed.
+fn reread_numbers(
+    engine: &mut Engine,
+    page: &PageImage,
+    lines: &mut Vec<Line>,
+    table: &Table,
+    line_h: i32,
+    deadline: Option<Instant>,
+) -> crate::error::Result<usize> {
+    // The first column, when it is narrow (a row number is a few characters) and none of its
+    // cells holds more than a word or two: the header "STT" is on the table's first page only.
+    let tol = line_h / 2;
+    let left = table.bbox[0];
+    let column: Vec<[i32; 4]> = table
+        .cells
+        .iter()
+        .filter(|c| (c[0] - left).abs() < tol && c[2] - c[0] <= 4 * line_h)
+        .filter(|c| {
+            let text: String = words_in(lines, c).map(|w| w.text.as_str()).collect();
+            !matches!(text.trim_end_matches('.'), "STT" | "TT")
+        })
+        .copied()
+        .collect();
+    let wordy = column.iter().any(|c| words_in(lines, c).count() > 2);
+    if column.len() < 2 || wordy {
+        return Ok(0);
+    }
+    let mut changed = 0;
+    // "1." read as "1": the column's other numbers say whether they end with a dot.
+    let mut dotted = column
+        .iter()
+        .flat_map(|c| words_in(lines, c))
+        .any(|w| is_row_number(&w.text) && w.text.ends_with('.'));
+    for c in column {
+        let old: Vec<&Word> = words_in(lines, &c).collect();
+        if old.iter().any(|w| w.conf >= 80.0 && is_row_number(&w.text)) {
+            continue;
+        }
+        let Some(ink) = first_ink_line(page, &c, line_h) else {
+            continue;
+        };
+        let p = line_h / 5;
+        let rect = [ink[0] - p, ink[1] - p, ink[2] + p, ink[3] + p];
+        let Some((text, conf)) = engine.read_only(page, rect, "0123456789IVX.", deadline)? else {
+            continue;
+        };
+        let text = if dotted && !text.ends_with('.') {
+            text + "."
+        } else {
+            text
+        };
+        dotted |= text.ends_with('.');
+        if !is_row_number(&text) || old.iter().any(|w| w.text == text) {
+            continue;
+        }
+        log::debug!(
+            "number cell {c:?}: {:?} read again as {text:?} ({conf:.0})",
+            old.iter().map(|w| w.text.as_str()).collect::<Vec<_>>()
+        );
+        let mut line = Line::new(ink, conf, 0);
+        line.words.push(Word::new(text, ink, conf));
+        replace(lines, &c, vec![line]);
+        changed += 1;
+    }
+    Ok(changed)
+}
+
+/// The box of the first line of ink in a cell, leaving out a band along its edges (what the
+/// rules leave inside it): rows from the first with ink down to the first gap of half a line.
+fn first_ink_line(page: &PageImage, c: &[i32; 4], line_h: i32) -> Option<[i32; 4]> {
+    let band = line_h / 4;
+    let (w, h) = (page.width as i32, page.height as i32);
+    let [x0, y0, x1, y1] = [
+        (c[0] + band).max(0),
+        (c[1] + band).max(0),
+        (c[2] - band).min(w),
+        (c[3] - band).min(h),
+    ];
+    let ink = |x: i32, y: i32| page.gray[(y * w + x) as usize] < 128;
+    let mut bb: Option<[i32; 4]> = None;
+    let mut gap = 0;
+    for y in y0..y1 {
+        let xs: Vec<i32> = (x0..x1).filter(|&x| ink(x, y)).collect();
+        match (&mut bb, xs.first(), xs.last()) {
+            (None, Some(&a), Some(&b)) => bb = Some([a, y, b + 1, y + 1]),
+            (Some(bb), Some(&a), Some(&b)) => {
+                *bb = [bb[0].min(a), bb[1], bb[2].max(b + 1), y + 1];
+                gap = 0;
+            }
+            (Some(_), None, _) => {
+                gap += 1;
+                if gap > line_h / 2 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    bb.filter(|b| b[3] - b[1] >= line_h / 4 && b[3] - b[1] <= line_h * 2)
 }
 
 fn centre_in(w: &Word, b: &[i32; 4]) -> bool {
@@ -111,13 +225,20 @@ fn mean_conf(words: &[&Word]) -> f32 {
 
 /// Take the words of the cell `b` out of `lines` and put `new` where its first line was.
 fn replace(lines: &mut Vec<Line>, b: &[i32; 4], mut new: Vec<Line>) {
-    let first = lines
+    let inside = lines
         .iter()
         .position(|l| l.words.iter().any(|w| centre_in(w, b)));
-    let block = first.map_or_else(
+    let block = inside.map_or_else(
         || lines.iter().map(|l| l.block + 1).max().unwrap_or(0),
         |i| lines[i].block,
     );
+    // An empty cell's text goes before the rest of its row (the cells to its right).
+    let first = inside.or_else(|| {
+        lines.iter().position(|l| {
+            let cy = (l.bbox[1] + l.bbox[3]) / 2;
+            cy >= b[1] && cy < b[3] && l.bbox[0] >= b[2] - 2
+        })
+    });
     for l in lines.iter_mut() {
         let n = l.words.len();
         l.words.retain(|w| !centre_in(w, b));
@@ -179,6 +300,16 @@ mod tests {
         let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, ["STT", "Bộ ngành", "chủ trì", "Án"]);
         assert_eq!(lines[2].block, 2);
+    }
+
+    #[test]
+    fn row_numbers_are_short_arabic_or_roman_numerals() {
+        for t in ["1.", "12", "IV.", "XII"] {
+            assert!(is_row_number(t), "{t}");
+        }
+        for t in ["", ".", "1.2", "là", "2027", "XVIIII"] {
+            assert!(!is_row_number(t), "{t}");
+        }
     }
 
     #[test]

@@ -97,8 +97,12 @@ pub fn reread_fillins(
             }
             let [l, t, r, b] = w.bbox;
             let (px, py) = ((b - t) / 3, (b - t) / 5);
-            let Some((read, conf)) =
-                engine.read_digits(page, [l - px, t - py, r + px, b + py], deadline)?
+            let Some((read, conf)) = engine.read_only(
+                page,
+                [l - px, t - py, r + px, b + py],
+                "0123456789",
+                deadline,
+            )?
             else {
                 continue;
             };

@@ -360,25 +360,24 @@ impl Engine {
 impl Engine {
     /// Recognise one rectangle of a page ([left, top, right, bottom] in its pixels) with page
     /// segmentation mode `psm`; boxes come back in page pixels.
-    /// Read `rect` of the page as one line of digits only (a handwritten number in a form's
-    /// blank): the digits and the least word confidence, or `None` when nothing was read.
-    pub fn read_digits(
+    /// Read `rect` of the page as one line of only the characters in `allowed` (a handwritten
+    /// number in a form's blank, a table's row number): the text and the least word
+    /// confidence, or `None` when nothing was read.
+    pub fn read_only(
         &mut self,
         page: &PageImage,
         rect: [i32; 4],
+        allowed: &str,
         deadline: Option<Instant>,
     ) -> Result<Option<(String, f32)>> {
         let var = "tessedit_char_whitelist";
-        self.api.set_variable(var, "0123456789").map_err(ocr_err)?;
+        self.api.set_variable(var, allowed).map_err(ocr_err)?;
         let read = self.recognize_crop(page, rect, 7, deadline);
         self.api.set_variable(var, "").map_err(ocr_err)?;
         let words: Vec<Word> = read?.into_iter().flat_map(|l| l.words).collect();
-        let digits: String = words.iter().flat_map(|w| w.text.chars()).collect();
+        let text: String = words.iter().flat_map(|w| w.text.chars()).collect();
         let conf = words.iter().map(|w| w.conf).fold(f32::INFINITY, f32::min);
-        Ok(
-            (!digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
-                .then_some((digits, conf)),
-        )
+        Ok((!text.is_empty() && text.chars().all(|c| allowed.contains(c))).then_some((text, conf)))
     }
 
     pub fn recognize_crop(
