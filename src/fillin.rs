@@ -136,6 +136,55 @@ pub fn reread_fillins(
             line.refresh_text();
         }
     }
+    changed += reread_unsure_digits(engine, page, lines, deadline)?;
+    Ok(changed)
+}
+
+/// A number with a "?" where a digit should be ("6/202?" for a deadline "6/2027"): the word is
+/// read again as digits and separators, and taken when only the "?" changed.
+fn reread_unsure_digits(
+    engine: &mut Engine,
+    page: &PageImage,
+    lines: &mut [Line],
+    deadline: Option<Instant>,
+) -> crate::error::Result<usize> {
+    let mut changed = 0;
+    for line in lines.iter_mut() {
+        let mut touched = false;
+        for w in line.words.iter_mut() {
+            let cs: Vec<char> = w.text.chars().collect();
+            let digits = cs.iter().filter(|c| c.is_ascii_digit()).count();
+            if !cs.contains(&'?') || digits < 2 {
+                continue;
+            }
+            let [l, t, r, b] = w.bbox;
+            let (px, py) = ((b - t) / 3, (b - t) / 5);
+            let rect = [l - px, t - py, r + px, b + py];
+            let Some((read, conf)) = engine.read_only(page, rect, "0123456789/.-", deadline)?
+            else {
+                continue;
+            };
+            let rs: Vec<char> = read.chars().collect();
+            let fits = rs.len() == cs.len()
+                && cs
+                    .iter()
+                    .zip(&rs)
+                    .all(|(a, b)| a == b || (*a == '?' && b.is_ascii_digit()));
+            if fits {
+                log::debug!(
+                    "unsure number {:?} read again as {read:?} ({conf:.0})",
+                    w.text
+                );
+                w.text = read.clone();
+                w.ocr_text = read;
+                touched = true;
+                changed += 1;
+            }
+        }
+        if touched {
+            line.refresh_text();
+        }
+    }
     Ok(changed)
 }
 

@@ -806,6 +806,7 @@ impl Restorer {
     /// in doubt (tagged) or changed.
     pub fn restore_ocr_lines(&self, lines: &mut Vec<crate::doc::Line>) -> Result<()> {
         drop_specks(lines, |core| self.lexicon.contains(core));
+        join_split_initials(lines, |core| self.lexicon.contains(core));
         let (mode, garbled) = {
             let texts: Vec<&str> = lines.iter().map(|l| l.ocr_text.as_str()).collect();
             let mode = Mode::of(&texts);
@@ -859,6 +860,7 @@ impl Restorer {
         for line in lines.iter_mut() {
             mend_signing_mark(line);
             line.words.iter_mut().for_each(drop_leading_speck);
+            line.words.iter_mut().for_each(drop_dots_after_mark);
             line.refresh_text();
         }
         Ok(())
@@ -1761,6 +1763,48 @@ fn drop_specks(lines: &mut Vec<crate::doc::Line>, is_word: impl Fn(&str) -> bool
     lines.retain(|l| !l.words.is_empty());
 }
 
+/// "b ộ," → "bộ,": Tesseract sometimes cuts a syllable after its first consonant (a gap in a
+/// worn letter). A lone small consonant before a word starting with a vowel is joined to it
+/// when together they are a syllable; alone, neither is one.
+fn join_split_initials(lines: &mut [crate::doc::Line], is_word: impl Fn(&str) -> bool) {
+    for line in lines.iter_mut() {
+        let mut i = 0;
+        let mut joined = false;
+        while i + 1 < line.words.len() {
+            let (a, b) = (&line.words[i].ocr_text, &line.words[i + 1].ocr_text);
+            let lone = a.chars().count() == 1 && a.chars().all(|c| "bcdđghklmnpqrstvx".contains(c));
+            let core: String = b.chars().take_while(|c| c.is_alphabetic()).collect();
+            let vowel = core
+                .chars()
+                .next()
+                .is_some_and(|c| "aeiouy".contains(strip_char(c)));
+            // A lone vowel ("ộ") is in the lexicon too, but seldom in print.
+            let piece = !is_word(&core) || core.chars().count() == 1;
+            if lone && vowel && piece && is_word(&format!("{a}{core}")) {
+                let next = line.words.remove(i + 1);
+                let w = &mut line.words[i];
+                w.text.push_str(&next.text);
+                w.ocr_text.push_str(&next.ocr_text);
+                w.bbox = crate::doc::union_bbox([w.bbox, next.bbox]);
+                w.conf = w.conf.min(next.conf);
+                joined = true;
+            }
+            i += 1;
+        }
+        if joined {
+            line.refresh_text();
+        }
+    }
+}
+
+/// "phủ;.." → "phủ;": dots after a semicolon or comma are specks (print never puts them so).
+fn drop_dots_after_mark(w: &mut crate::doc::Word) {
+    let kept = w.text.trim_end_matches('.').len();
+    if kept < w.text.len() && (w.text[..kept].ends_with(';') || w.text[..kept].ends_with(',')) {
+        w.text.truncate(kept);
+    }
+}
+
 /// Char ranges to tag: each token flagged in `need`, widened by the tagger's receptive field,
 /// overlapping windows merged.
 fn windows(len: usize, spans: &[(usize, usize)], need: &[bool]) -> Vec<(usize, usize)> {
@@ -2076,6 +2120,24 @@ mod tests {
         let mut prose = vec![l("KT, kinh tế tập thể")];
         r.restore_ocr_lines(&mut prose).unwrap();
         assert!(prose[0].text.starts_with("KT,"), "{}", prose[0].text);
+    }
+
+    #[test]
+    fn a_syllable_cut_after_its_first_consonant_is_joined_and_dots_after_a_semicolon_dropped() {
+        // From the real annex ("Các b ộ, ngành") and circular ("Chính phủ;..").
+        let r = Restorer::embedded().unwrap();
+        let l = |t: &str| ocr_line(t, &vec![92.0; t.split(' ').count()]);
+        let mut lines = vec![
+            l("Các b ộ, ngành liên quan;"),
+            l("- Thủ tướng Chính phủ;.."),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[0].text, "Các bộ, ngành liên quan;");
+        assert_eq!(lines[1].text, "- Thủ tướng Chính phủ;");
+        // A lone letter that is a list label stays apart ("điểm a": "a" is a vowel, not a consonant).
+        let mut lines = vec![l("điểm a khoản 2")];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[0].text, "điểm a khoản 2");
     }
 
     #[test]
