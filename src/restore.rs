@@ -1623,13 +1623,18 @@ fn mend_list_semicolons(lines: &mut [crate::doc::Line]) {
         }
         let (prev, line, next) = (&lines[k - 1], &lines[k], &lines[end]);
         let next_marker = list_marker(&lines[k + 1]);
+        let siblings = ends(prev, ';') && list_marker(prev) == marker && next_marker == marker;
         // A run of them ("Bộ Công Thương:" then "Bộ Xây dựng:") is mended from its first.
-        if ends(line, ':')
-            && ends(prev, ';')
-            && (ends(next, ';') || ends(next, ':'))
-            && list_marker(prev) == marker
-            && next_marker == marker
-        {
+        let colon = ends(line, ':') && (ends(next, ';') || ends(next, ':'));
+        // In an agency column the next item names its kind the same way ("Bộ Tư pháp," /
+        // "Bộ Tài chính;"): a ":" or "," before it ends an item too ("Bộ Văn hóa," before
+        // "Thể thao và Du lịch" is a name going on, and stays).
+        let head = |l: &crate::doc::Line| l.words.first().map(|w| w.text.clone());
+        let same_kind = head(line).is_some_and(|h| h.chars().all(char::is_alphabetic))
+            && head(line) == head(&lines[k + 1])
+            && [';', ':', ','].iter().any(|&c| ends(&lines[k + 1], c));
+        let agency = (ends(line, ':') || ends(line, ',')) && same_kind;
+        if siblings && (colon || agency) {
             let w = lines[k].words.last_mut().expect("ends with a word");
             w.text.pop();
             w.text.push(';');
@@ -2097,6 +2102,28 @@ mod tests {
         ];
         r.restore_ocr_lines(&mut lines).unwrap();
         assert_eq!(lines[1].text, "- Ban Bí thư Trung ương Đảng;");
+        // An agency column (the real annex): "Bộ Tư pháp," and "Bộ Xây dựng:" between "Bộ …;"
+        // items end their items; "Bộ Văn hóa," goes on as a name.
+        let l = |t: &str| ocr_line(t, &vec![95.0; t.split(' ').count()]);
+        let mut col = vec![
+            l("Việt Nam;"),
+            l("Bộ Tư pháp,"),
+            l("Bộ Tài chính;"),
+            l("Bộ Xây dựng:"),
+            l("Bộ Văn hóa,"),
+            l("Thể thao và"),
+        ];
+        r.restore_ocr_lines(&mut col).unwrap();
+        let texts: Vec<&str> = col.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts[1..5],
+            [
+                "Bộ Tư pháp;",
+                "Bộ Tài chính;",
+                "Bộ Xây dựng;",
+                "Bộ Văn hóa,"
+            ]
+        );
         assert_eq!(lines[4].text, "b) Các nội dung sau:");
     }
 
