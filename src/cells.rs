@@ -11,6 +11,7 @@ use crate::doc::{Line, Word};
 use crate::layout::Table;
 use crate::ocr::Engine;
 use crate::raster::PageImage;
+use crate::reread::has_text;
 use std::time::Instant;
 
 /// A word read below this confidence puts its cell in doubt.
@@ -205,11 +206,6 @@ fn words_in<'a>(lines: &'a [Line], b: &'a [i32; 4]) -> impl Iterator<Item = &'a 
         .iter()
         .flat_map(|l| &l.words)
         .filter(move |w| centre_in(w, b))
-}
-
-/// A word with a letter or digit in it.
-fn has_text(w: &Word) -> bool {
-    w.text.chars().any(char::is_alphanumeric)
 }
 
 /// Letters and digits of the words read with confidence.

@@ -29,6 +29,15 @@ impl Word {
             restore_conf: None,
         }
     }
+
+    /// Take in the word that follows it on the line, as one token: texts joined, boxes united,
+    /// the lesser confidence ("707" + "/QĐ-TTg", "b" + "ộ,").
+    pub fn absorb(&mut self, next: Word) {
+        self.text.push_str(&next.text);
+        self.ocr_text.push_str(&next.ocr_text);
+        self.bbox = union_bbox([self.bbox, next.bbox]);
+        self.conf = self.conf.min(next.conf);
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -5,7 +5,7 @@
 //! single line of digits only, Tesseract reads both right; this stage does that for the slots
 //! the form's words point at, and only where the first reading is in doubt.
 
-use crate::doc::{union_bbox, Line, Word};
+use crate::doc::{Line, Word};
 use crate::ocr::Engine;
 use crate::raster::PageImage;
 use std::time::Instant;
@@ -89,21 +89,14 @@ pub fn reread_fillins(
     let mut changed = 0;
     for line in lines.iter_mut() {
         let mut merged = Vec::new();
+        let mut touched = false;
         for (i, slot) in slots(&line.words) {
             let w = &line.words[i];
             let digits = w.text.chars().all(|c| c.is_ascii_digit());
             if digits && w.conf >= SURE && slot.accepts(&w.text) {
                 continue;
             }
-            let [l, t, r, b] = w.bbox;
-            let (px, py) = ((b - t) / 3, (b - t) / 5);
-            let Some((read, conf)) = engine.read_only(
-                page,
-                [l - px, t - py, r + px, b + py],
-                "0123456789",
-                deadline,
-            )?
-            else {
+            let Some((read, conf)) = read_word(engine, page, w, "0123456789", deadline)? else {
                 continue;
             };
             if !slot.accepts(&read) || read == w.text {
@@ -119,6 +112,7 @@ pub fn reread_fillins(
             w.ocr_text = read;
             w.conf = conf;
             changed += 1;
+            touched = true;
             if slot == Slot::Number {
                 merged.push(i);
             }
@@ -126,13 +120,9 @@ pub fn reread_fillins(
         // The number and its code are one token in the text ("707/QĐ-TTg"), as printed ones are.
         for &i in merged.iter().rev() {
             let code = line.words.remove(i + 1);
-            let w = &mut line.words[i];
-            w.text.push_str(&code.text);
-            w.ocr_text.push_str(&code.ocr_text);
-            w.bbox = union_bbox([w.bbox, code.bbox]);
-            w.conf = w.conf.min(code.conf);
+            line.words[i].absorb(code);
         }
-        if changed > 0 {
+        if touched {
             line.refresh_text();
         }
     }
@@ -157,13 +147,10 @@ fn reread_unsure_digits(
             if !cs.contains(&'?') || digits < 2 {
                 continue;
             }
-            let [l, t, r, b] = w.bbox;
-            let (px, py) = ((b - t) / 3, (b - t) / 5);
-            let rect = [l - px, t - py, r + px, b + py];
-            let Some((read, conf)) = engine.read_only(page, rect, "0123456789/.-", deadline)?
-            else {
+            let Some((read, conf)) = read_word(engine, page, w, "0123456789/.-", deadline)? else {
                 continue;
             };
+
             let rs: Vec<char> = read.chars().collect();
             let fits = rs.len() == cs.len()
                 && cs
@@ -186,6 +173,20 @@ fn reread_unsure_digits(
         }
     }
     Ok(changed)
+}
+
+/// A word's box, with a margin of a third of its height across and a fifth up and down, read
+/// again as one line of the characters in `allowed`.
+fn read_word(
+    engine: &mut Engine,
+    page: &PageImage,
+    w: &Word,
+    allowed: &str,
+    deadline: Option<Instant>,
+) -> crate::error::Result<Option<(String, f32)>> {
+    let [l, t, r, b] = w.bbox;
+    let (px, py) = ((b - t) / 3, (b - t) / 5);
+    engine.read_only(page, [l - px, t - py, r + px, b + py], allowed, deadline)
 }
 
 #[cfg(test)]

@@ -71,7 +71,7 @@ pub fn reread_lost_ink(
 }
 
 /// A word with a letter or digit in it: lone marks read in a region ("ˆ", "—") are specks.
-fn has_text(w: &Word) -> bool {
+pub(crate) fn has_text(w: &Word) -> bool {
     w.text
         .chars()
         .any(|c| c.is_alphanumeric() && !('\u{2b0}'..='\u{2ff}').contains(&c))

@@ -1793,11 +1793,7 @@ fn join_split_initials(lines: &mut [crate::doc::Line], is_word: impl Fn(&str) ->
             let piece = !is_word(&core) || core.chars().count() == 1;
             if lone && vowel && piece && is_word(&format!("{a}{core}")) {
                 let next = line.words.remove(i + 1);
-                let w = &mut line.words[i];
-                w.text.push_str(&next.text);
-                w.ocr_text.push_str(&next.ocr_text);
-                w.bbox = crate::doc::union_bbox([w.bbox, next.bbox]);
-                w.conf = w.conf.min(next.conf);
+                line.words[i].absorb(next);
                 joined = true;
             }
             i += 1;
@@ -2039,6 +2035,11 @@ mod tests {
         line
     }
 
+    /// A line whose every word was read at `conf`.
+    fn ocr_line_at(text: &str, conf: f32) -> crate::doc::Line {
+        ocr_line(text, &vec![conf; text.split(' ').count()])
+    }
+
     #[test]
     fn specks_between_words_and_words_run_together_are_taken_apart() {
         // From the medium scans-dev pages and the real annex: a speck read as a mark joining
@@ -2110,7 +2111,7 @@ mod tests {
         assert_eq!(lines[1].text, "- Ban Bí thư Trung ương Đảng;");
         // An agency column (the real annex): "Bộ Tư pháp," and "Bộ Xây dựng:" between "Bộ …;"
         // items end their items; "Bộ Văn hóa," goes on as a name.
-        let l = |t: &str| ocr_line(t, &vec![95.0; t.split(' ').count()]);
+        let l = |t: &str| ocr_line_at(t, 95.0);
         let mut col = vec![
             l("Việt Nam;"),
             l("Bộ Tư pháp,"),
@@ -2137,7 +2138,7 @@ mod tests {
     fn a_recipient_running_over_two_lines_is_a_sibling_and_the_signing_mark_keeps_its_dot() {
         // From the real circular's recipient list and signature block.
         let r = Restorer::embedded().unwrap();
-        let l = |t: &str| ocr_line(t, &vec![95.0; t.split(' ').count()]);
+        let l = |t: &str| ocr_line_at(t, 95.0);
         let mut lines = vec![
             l("- UBND, HĐND các tỉnh;"),
             l("- Các Lãnh đạo Bộ Công Thương:"),
@@ -2159,7 +2160,7 @@ mod tests {
     fn a_syllable_cut_after_its_first_consonant_is_joined_and_dots_after_a_semicolon_dropped() {
         // From the real annex ("Các b ộ, ngành") and circular ("Chính phủ;..").
         let r = Restorer::embedded().unwrap();
-        let l = |t: &str| ocr_line(t, &vec![92.0; t.split(' ').count()]);
+        let l = |t: &str| ocr_line_at(t, 92.0);
         let mut lines = vec![
             l("Các b ộ, ngành liên quan;"),
             l("- Thủ tướng Chính phủ;.."),
@@ -2178,7 +2179,7 @@ mod tests {
         // The real annex's title, read at 93-97: marks on capitals are small and squeezed.
         let r = Restorer::embedded().unwrap();
         let t = "CHO ĐÁNH GIÁ ĐA PHƯƠNG LÀN 3 CỦA APG ĐỐI VỚI VIỆT NAM";
-        let mut lines = vec![ocr_line(t, &vec![97.0; t.split(' ').count()])];
+        let mut lines = vec![ocr_line_at(t, 97.0)];
         r.restore_ocr_lines(&mut lines).unwrap();
         assert!(lines[0].text.contains("PHƯƠNG LẦN 3"), "{}", lines[0].text);
     }
