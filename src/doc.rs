@@ -88,7 +88,8 @@ pub fn union_bbox(boxes: impl IntoIterator<Item = [i32; 4]>) -> [i32; 4] {
         })
 }
 
-fn join<'a>(it: impl Iterator<Item = &'a str>) -> String {
+/// Words joined by single spaces.
+pub fn join<'a>(it: impl Iterator<Item = &'a str>) -> String {
     it.collect::<Vec<_>>().join(" ")
 }
 

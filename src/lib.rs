@@ -34,6 +34,7 @@ pub mod report;
 pub mod reread;
 pub mod restore;
 pub mod scale;
+pub mod signblock;
 pub mod structure;
 pub mod tess_shim;
 pub mod text;

@@ -556,6 +556,12 @@ impl Pipeline {
                 let second_look = self.opts.clean.enabled && reread_enabled();
                 if second_look {
                     crate::reread::reread_lost_ink(&mut engine, &read, &mut lines, deadline)?;
+                    crate::signblock::mend_signature_block(
+                        &mut engine,
+                        &read,
+                        &mut lines,
+                        deadline,
+                    )?;
                     crate::fillin::reread_fillins(&mut engine, &read, &mut lines, deadline)?;
                 }
                 // Tables are found on the image Tesseract read, in its pixels, before boxes

@@ -12,7 +12,8 @@ pub fn normalize_for_eval(s: &str) -> String {
     nfc(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+/// Edits (insertions, deletions, substitutions) that turn `a` into `b`.
+pub fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     if a.is_empty() {
         return b.len();
     }

@@ -224,9 +224,16 @@ fn the_page_number_and_the_signers_block_beside_a_seal_are_read_again() {
     let doc = scan(&path);
     let lines: Vec<&str> = doc.pages[0].lines.iter().map(|l| l.text.as_str()).collect();
     assert_eq!(lines.first(), Some(&"2"), "{lines:?}");
-    let text = doc.text();
-    assert!(text.contains("THỦ TƯỚNG"), "{text}");
-    assert!(text.contains("Văn Thắng"), "{text}");
+    // The ring crosses "KT.", "PHÓ" and "Nguyễn"; the block's lines read again one by one give
+    // the title and the family name, and a deputy's title under the head's gives its "KT.".
+    for line in ["KT. THỦ TƯỚNG", "PHÓ THỦ TƯỚNG", "Nguyễn Văn Thắng"] {
+        assert!(lines.contains(&line), "{line}: {lines:?}");
+    }
+    let signer = sohoa::structure::extract(&doc).signer.expect("a signer");
+    let value = |f: Option<sohoa::fields::Field<String>>| f.map(|f| f.value);
+    assert_eq!(value(signer.authority).as_deref(), Some("KT. THỦ TƯỚNG"));
+    assert_eq!(value(signer.title).as_deref(), Some("PHÓ THỦ TƯỚNG"));
+    assert_eq!(value(signer.name).as_deref(), Some("Nguyễn Văn Thắng"));
     // Nothing the seal's ring or the signature reads as is kept.
     let after_list = lines
         .iter()

@@ -29,20 +29,7 @@ pub(super) fn chars(s: &str) -> Vec<char> {
     s.chars().collect()
 }
 
-pub(super) fn levenshtein(a: &[char], b: &[char]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
+pub(super) use crate::text::levenshtein;
 
 /// 1 − normalised edit distance.
 pub(super) fn sim(a: &str, b: &str) -> f32 {
