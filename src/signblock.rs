@@ -12,8 +12,7 @@
 use crate::doc::{Line, Word};
 use crate::ocr::Engine;
 use crate::raster::PageImage;
-use crate::structure::fold;
-use crate::text::levenshtein;
+use crate::text::{fold, levenshtein};
 use std::time::Instant;
 
 /// Titles printed above a signature, without the "KT." family of prefixes.

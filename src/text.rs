@@ -12,6 +12,18 @@ pub fn normalize_for_eval(s: &str) -> String {
     nfc(s).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Unaccented capitals: "Hạnh phúc" → "HANH PHUC", "Đ" → "D".
+pub fn fold(s: &str) -> String {
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' | 'Đ' => 'D',
+            _ => c,
+        })
+        .collect::<String>()
+        .to_uppercase()
+}
+
 /// Edits (insertions, deletions, substitutions) that turn `a` into `b`.
 pub fn levenshtein<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     if a.is_empty() {

@@ -3,19 +3,7 @@
 //! authority, crumbs at a segment's edges). They only look at strings, so every other file of
 //! `structure` may use them and they use none.
 
-use unicode_normalization::UnicodeNormalization;
-
-/// Unaccented capitals: "Hạnh phúc" → "HANH PHUC", "Đ" → "D".
-pub fn fold(s: &str) -> String {
-    s.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .map(|c| match c {
-            'đ' | 'Đ' => 'D',
-            _ => c,
-        })
-        .collect::<String>()
-        .to_uppercase()
-}
+pub use crate::text::fold;
 
 /// Folded letters and digits only, for fuzzy keyword matching.
 pub(super) fn key(s: &str) -> String {
