@@ -183,7 +183,16 @@ class Noise:
             out.append((o, c))
         return out
 
-    def make(self, line):
+    def make(self, line, eng_share=0.0):
+        if eng_share and self.rng.random() < eng_share:
+            # English-model OCR only (the fast tagger's input): confusions or a real page's line.
+            if self.real["eng"] and self.rng.random() < 0.5:
+                segs = self.rng.choice(self.real["eng"])
+            else:
+                segs = self.confusions(line, "eng")
+            if self.rng.random() < 0.1:
+                segs = [(o.upper(), t.upper()) for o, t in segs]
+            return segs
         r = self.rng.random()
         if r < 0.28:
             segs = self.strip(line)
@@ -231,6 +240,10 @@ def load_onnx_weights(model, path):
     from onnx import numpy_helper
     inits = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(path).graph.initializer}
     sd = model.state_dict()
+    if set(inits) <= set(sd):  # exported without batch norm: the module's own names
+        sd.update(inits)
+        model.load_state_dict(sd)
+        return
     for name in ["emb.weight", "inp.weight", "inp.bias", "out.weight", "out.bias"]:
         sd[name] = inits.pop(name)
     convs = sorted(inits, key=lambda n: int(n.rsplit("_", 1)[1]))
@@ -288,6 +301,13 @@ def main():
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--init-onnx", help="continue from an exported model (its vocab.json beside it)")
     ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--ch", type=int, default=192, help="channels of the convolutions")
+    ap.add_argument("--emb", type=int, default=96)
+    ap.add_argument("--teacher", help="an exported model to distil from (its vocab.json beside it)")
+    ap.add_argument("--alpha", type=float, default=0.5, help="weight of the teacher's distributions")
+    ap.add_argument("--eng-share", type=float, default=0.0,
+                    help="share of samples made as English-model OCR (the fast tagger's input)")
+    ap.add_argument("--name", default="restore.onnx", help="file name of the exported model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -310,15 +330,21 @@ def main():
                     real.append(parts)
                     counts.update(lower1(c) for c in parts[1])
     in_chars = sorted(c for c, n in counts.items() if n >= 20 and c not in ("\t", "\n"))
-    if a.init_onnx:
-        with open(os.path.join(os.path.dirname(a.init_onnx), "vocab.json"), encoding="utf-8") as f:
+    if a.init_onnx or a.teacher:
+        with open(os.path.join(os.path.dirname(a.init_onnx or a.teacher), "vocab.json"), encoding="utf-8") as f:
             in_chars = json.load(f)["input"][2:]
     vocab = Vocab(in_chars)
     noise = Noise(real, rng)
     print(f"train chunks {len(train)}, eval chunks {len(evl)}, real pairs {len(real)}, "
           f"vocab in {len(vocab.inp)} out {len(vocab.out)} ({time.time() - t0:.0f}s)", flush=True)
 
-    model = Tagger(len(vocab.inp), len(vocab.out), norm=not a.init_onnx)
+    model = Tagger(len(vocab.inp), len(vocab.out), emb=a.emb, ch=a.ch, norm=not a.init_onnx)
+    teacher = None
+    if a.teacher:
+        teacher = Tagger(len(vocab.inp), len(vocab.out), norm=False)
+        load_onnx_weights(teacher, a.teacher)
+        teacher.eval()
+        print(f"distilling from {a.teacher}", flush=True)
     if a.init_onnx:
         load_onnx_weights(model, a.init_onnx)
         print(f"continuing from {a.init_onnx}", flush=True)
@@ -337,7 +363,7 @@ def main():
         model.eval()
         cpu = model.to("cpu")
         dummy = torch.zeros(2, 40, dtype=torch.long)
-        path = os.path.join(a.out, "restore.onnx")
+        path = os.path.join(a.out, a.name)
         torch.onnx.export(cpu, (dummy,), path + ".tmp", input_names=["ids"], output_names=["logits"],
                           dynamic_axes={"ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}},
                           opset_version=13, dynamo=False)
@@ -357,11 +383,17 @@ def main():
         lr = a.lr * min(1.0, (step + 1) / max(a.warmup, 1)) * (0.5 * (1 + math.cos(math.pi * frac)) * 0.95 + 0.05)
         for g in opt.param_groups:
             g["lr"] = lr
-        exs = [pairs_to_example(vocab, noise.make(rng.choice(train))) for _ in range(a.batch)]
+        exs = [pairs_to_example(vocab, noise.make(rng.choice(train), a.eng_share)) for _ in range(a.batch)]
         ids, lab = batchify(vocab, exs)
         ids, lab = ids.to(a.device), lab.to(a.device)
         logits = model(ids)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lab.reshape(-1), ignore_index=-100)
+        if teacher is not None:
+            with torch.no_grad():
+                soft = F.softmax(teacher(ids), -1)
+            mask = (lab >= 0).unsqueeze(-1)
+            kl = -(soft * F.log_softmax(logits, -1) * mask).sum() / mask.sum().clamp(min=1)
+            loss = (1 - a.alpha) * loss + a.alpha * kl
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -385,7 +417,7 @@ def main():
             model, vocab, eval_lines, lambda l: noise.partial(l, 0.15)),
         "syllable_accuracy_clean_passthrough": syllable_accuracy(model, vocab, eval_lines, lambda l: [(c, c) for c in l]),
     }
-    with open(os.path.join(a.out, "train_metrics.json"), "w") as f:
+    with open(os.path.join(a.out, a.name.replace(".onnx", "") + "_metrics.json" if a.name != "restore.onnx" else "train_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     print(json.dumps(metrics), flush=True)
 
