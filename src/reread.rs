@@ -78,12 +78,27 @@ pub(crate) fn has_text(w: &Word) -> bool {
 }
 
 /// Where a region's lines go in reading order: after the last line beside it (a signature
-/// block next to the recipients list comes after the list), else before the first line below
-/// it (a page number above the text comes first).
+/// block next to the recipients list comes after the list, and after the list's lines that run
+/// on below the block: "- Lưu: VT"), else before the first line below it (a page number above
+/// the text comes first).
 fn place(lines: &[Line], r: [i32; 4]) -> usize {
     let beside = |l: &Line| l.bbox[1] < r[3] && l.bbox[3] > r[1];
     match lines.iter().rposition(beside) {
-        Some(k) => k + 1,
+        Some(mut k) => {
+            while let Some(next) = lines.get(k + 1) {
+                let cur = &lines[k];
+                let h = cur.bbox[3] - cur.bbox[1];
+                let runs_on = (next.bbox[0] - cur.bbox[0]).abs() < 2 * h
+                    && next.bbox[2] < r[0]
+                    && cur.bbox[2] < r[0]
+                    && next.bbox[1] - cur.bbox[3] < h;
+                if !runs_on {
+                    break;
+                }
+                k += 1;
+            }
+            k + 1
+        }
         None => lines
             .iter()
             .position(|l| l.bbox[1] >= r[3])
@@ -275,5 +290,13 @@ mod tests {
             line([300, 1500, 1000, 1550]),
         ];
         assert_eq!(place(&list, [1300, 1000, 2000, 1300]), 2);
+        // "- Lưu: VT" just below the block still belongs to the list before it.
+        let list = [
+            line([300, 1000, 1000, 1050]),
+            line([300, 1250, 1000, 1300]),
+            line([300, 1320, 800, 1370]),
+            line([300, 1900, 1000, 1950]),
+        ];
+        assert_eq!(place(&list, [1300, 1000, 2000, 1300]), 3);
     }
 }
