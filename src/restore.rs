@@ -861,6 +861,7 @@ impl Restorer {
         mend_list_semicolons(lines);
         for line in lines.iter_mut() {
             mend_signing_mark(line);
+            mend_archive_line(line);
             line.words.iter_mut().for_each(drop_leading_speck);
             line.words.iter_mut().for_each(drop_dots_after_mark);
             line.refresh_text();
@@ -1679,6 +1680,29 @@ fn mend_signing_mark(line: &mut crate::doc::Line) {
     }
 }
 
+/// "Lưu: VỊ, TTTN.": the first office an archive line names is the records office, "VT" (văn
+/// thư), in every administrative document (Decree 30/2020, appendix I); Tesseract's Vietnamese
+/// model reads its T as an I with a mark ("VỊ" on the real circular).
+fn mend_archive_line(line: &mut crate::doc::Line) {
+    let Some(i) = line.words.iter().position(|w| w.text == "Lưu:") else {
+        return;
+    };
+    let Some(w) = line.words.get_mut(i + 1) else {
+        return;
+    };
+    let core = w.text.trim_end_matches([',', '.', ';']);
+    let mut cs = core.chars();
+    let t_like = |c: char| "IỊÌÍĨỈ1lT".contains(c);
+    if core != "VT"
+        && cs.next() == Some('V')
+        && cs.next().is_some_and(t_like)
+        && cs.next().is_none()
+    {
+        let tail = w.text[core.len()..].to_string();
+        w.text = format!("VT{tail}");
+    }
+}
+
 /// "BỘ," → "Bộ,": the first letter kept, the others made small.
 fn title_case(text: &str) -> String {
     let mut seen = false;
@@ -2242,6 +2266,23 @@ mod tests {
         r.restore_ocr_lines(&mut lines).unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(text, ["Kế hoạch thực hiện", "- Tăng cường"]);
+    }
+
+    #[test]
+    fn the_archive_lines_first_office_is_the_records_office() {
+        for (read, want) in [
+            ("- Lưu: VỊ, TTTN.", "- Lưu: VT, TTTN."),
+            ("- Lưu: VI, KTTH (2).", "- Lưu: VT, KTTH (2)."),
+            ("- Lưu: VT, KTTH", "- Lưu: VT, KTTH"),
+            // Another first office, or no archive line: left alone.
+            ("- Lưu: HC, TH.", "- Lưu: HC, TH."),
+            ("Văn phòng VỊ, TTTN.", "Văn phòng VỊ, TTTN."),
+        ] {
+            let mut line = ocr_line_at(read, 90.0);
+            mend_archive_line(&mut line);
+            line.refresh_text();
+            assert_eq!(line.text, want);
+        }
     }
 
     #[test]
