@@ -131,12 +131,20 @@ fn title_of(words: &[&str]) -> Option<String> {
     })
 }
 
-/// The family name a run of letters spells: letter for letter, or a third of its letters off
-/// when it has five or more ("Ngướn", "Nguyêr"); letters around it are free.
+/// The family name a run of letters spells: letter for letter, or, for names of five letters or
+/// more, a third of its letters off with letters around it free ("JNgướn", "Nguyêr"). A short
+/// name must be the whole run ("Nhà" is not "Hà").
 fn family_name(run: &str) -> Option<String> {
     let read = letters(run);
     let names = FAMILY_NAMES.iter().map(|s| s.to_string());
-    nearest(names, |l| fit(l, &read), |n| if n >= 5 { n / 3 } else { 0 })
+    let cost = |l: &[char]| {
+        if l.len() >= 5 {
+            fit(l, &read)
+        } else {
+            levenshtein(l, &read)
+        }
+    };
+    nearest(names, cost, |n| if n >= 5 { n / 3 } else { 0 })
 }
 
 /// The title of whoever signs for `head`: a deputy ("PHÓ CHỦ TỊCH"; a minister's is "THỨ
@@ -290,9 +298,11 @@ pub fn mend_signature_block(
         changed += 1;
     }
     for pair in b.titles.windows(2) {
-        if signs_for(&lines[pair[0]].text, &lines[pair[1]].text) {
+        let first = lines[pair[0]].words.first().map(|w| w.bbox);
+        if let (true, Some([x0, y0, _, y1])) =
+            (signs_for(&lines[pair[0]].text, &lines[pair[1]].text), first)
+        {
             let l = &mut lines[pair[0]];
-            let [x0, y0, _, y1] = l.words[0].bbox;
             let h = y1 - y0;
             let kt = Word::new("KT.".into(), [x0 - 2 * h, y0, x0 - h / 3, y1], 50.0);
             log::debug!("signature block: a deputy signs for {:?}: KT.", l.text);
@@ -320,7 +330,13 @@ pub fn mend_signature_block(
     let Some(title) = deputy(&head) else {
         return Ok(changed);
     };
-    let [_, y0, _, y1] = lines[last].words[0].bbox;
+    let Some(&Word {
+        bbox: [_, y0, _, y1],
+        ..
+    }) = lines[last].words.first()
+    else {
+        return Ok(changed);
+    };
     let h = y1 - y0;
     let band = [b.left - b.lh, y1 + h / 4, b.right + b.lh, y1 + 2 * h];
     let read = read_words(engine, page, band, 7, deadline)?;
@@ -372,16 +388,23 @@ fn mend_name(
     let Some((read, at)) = found else {
         return Ok(false);
     };
-    // The first run of letters before the name proper that spells a family name.
-    let found = read[..at].iter().enumerate().find_map(|(k, w)| {
-        let runs = w.text.split(|c: char| !c.is_alphabetic());
-        runs.filter(|r| r.chars().count() >= 2)
-            .find_map(family_name)
-            .map(|f| (k, f, w.bbox))
-    });
-    let Some((k, family, bbox)) = found else {
+    // The first run of two letters or more before the name proper must spell a family name
+    // (the first word of a name is its family name).
+    let first_run = |w: &Word| {
+        let mut runs = w.text.split(|c: char| !c.is_alphabetic());
+        runs.find(|r| r.chars().count() >= 2).map(str::to_string)
+    };
+    let Some((k, run)) = read[..at]
+        .iter()
+        .enumerate()
+        .find_map(|(k, w)| first_run(w).map(|r| (k, r)))
+    else {
         return Ok(false);
     };
+    let Some(family) = family_name(&run) else {
+        return Ok(false);
+    };
+    let bbox = read[k].bbox;
     log::debug!(
         "signature block: name {:?} read again as {:?}: {family}",
         line.text,
@@ -449,6 +472,8 @@ mod tests {
         // Short names only letter for letter: "Lẽ" is Lê, "Li" is nothing.
         assert_eq!(family_name("Lẽ").as_deref(), Some("Lê"));
         assert_eq!(family_name("Li"), None);
+        // A short name is the whole run, never a piece of one: "Nhà" is not "Hà".
+        assert_eq!(family_name("Nhà"), None);
         // "Văn" is a middle name; "Síh" nothing.
         assert_eq!(family_name("Văn"), None);
         assert_eq!(family_name("Síh"), None);
