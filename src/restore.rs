@@ -859,6 +859,7 @@ impl Restorer {
             }
         }
         mend_list_semicolons(lines);
+        drop_unmatched_quotes(lines);
         for line in lines.iter_mut() {
             mend_signing_mark(line);
             mend_archive_line(line);
@@ -1660,6 +1661,32 @@ fn drop_leading_speck(w: &mut crate::doc::Word) {
     }
 }
 
+/// A straight quote glued to the front of a small word with no quote closing after it, on its
+/// line or the next, is a speck: `phối "hợp thực`, `các "quy định` on the real annex (Vietnamese
+/// print quotes with “ ”; a straight quote that opens a quotation closes it too).
+fn drop_unmatched_quotes(lines: &mut [crate::doc::Line]) {
+    let closes = |w: &crate::doc::Word| {
+        w.text
+            .trim_end_matches([',', '.', ';', ':', ')'])
+            .ends_with('"')
+    };
+    for i in 0..lines.len() {
+        for j in 0..lines[i].words.len() {
+            let mut cs = lines[i].words[j].text.chars();
+            if !(cs.next() == Some('"') && cs.next().is_some_and(char::is_lowercase)) {
+                continue;
+            }
+            let after = lines[i].words[j..]
+                .iter()
+                .chain(lines.get(i + 1).into_iter().flat_map(|l| &l.words));
+            if !after.into_iter().any(closes) {
+                lines[i].words[j].text.remove(0);
+                lines[i].refresh_text();
+            }
+        }
+    }
+}
+
 /// The mark that opens a signature block ("KT." signs for, "TM." on behalf of, "TL.", "TUQ.",
 /// "Q.") is always followed by its dot; Tesseract reads the dot as a comma or loses it beside a
 /// seal ("KT, BỘ TRƯỞNG" on the real circular). Only a short all-caps line starting so.
@@ -2266,6 +2293,29 @@ mod tests {
         r.restore_ocr_lines(&mut lines).unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(text, ["Kế hoạch thực hiện", "- Tăng cường"]);
+    }
+
+    #[test]
+    fn a_straight_quote_that_nothing_closes_is_a_speck() {
+        let mut lines = vec![
+            ocr_line_at("- Rà soát, ban hành quy trình phối \"hợp thực", 90.0),
+            ocr_line_at("hiện yêu cầu tương trợ tư pháp", 90.0),
+            ocr_line_at("thực hiện tốt \"quy chế", 90.0),
+            ocr_line_at("dân chủ\" ở cơ sở", 90.0),
+            ocr_line_at("gọi là \"nhóm\", tức là", 90.0),
+        ];
+        drop_unmatched_quotes(&mut lines);
+        let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            text,
+            [
+                "- Rà soát, ban hành quy trình phối hợp thực",
+                "hiện yêu cầu tương trợ tư pháp",
+                "thực hiện tốt \"quy chế",
+                "dân chủ\" ở cơ sở",
+                "gọi là \"nhóm\", tức là",
+            ]
+        );
     }
 
     #[test]
