@@ -304,6 +304,32 @@ impl Lexicon {
     }
 }
 
+/// Letters Tesseract reads for others in damaged print, as (read, meant): broken arches and
+/// bowls, merged or split strokes. Used only on words that are no syllable.
+const LOOKALIKES: &[(char, char)] = &[
+    ('r', 'n'),
+    ('n', 'r'),
+    ('c', 'e'),
+    ('e', 'c'),
+    ('l', 'i'),
+    ('i', 'l'),
+    ('f', 't'),
+    ('j', 'i'),
+    ('v', 'y'),
+    ('y', 'v'),
+    ('u', 'n'),
+    ('n', 'u'),
+    ('h', 'b'),
+    ('b', 'h'),
+    ('o', 'a'),
+    ('a', 'o'),
+    ('q', 'g'),
+    ('g', 'q'),
+    ('z', 'x'),
+    ('w', 'u'),
+];
+/// What a look-alike letter costs (nats) against the LM's gain.
+const RESPELL_COST: f32 = 2.0;
 /// Tesseract word confidence above which a valid syllable in marked text is taken as read by
 /// the tagger (it is not run around it); the LM still weighs it against its other markings.
 const SKIP_CONF: f32 = 95.0;
@@ -494,6 +520,9 @@ pub struct RestoredLine {
 
 pub struct Restorer {
     plan: std::sync::Arc<TypedRunnableModel>,
+    /// A small tagger (same vocabulary) for English-model OCR, where every token is tagged:
+    /// a fifteenth of the full model's work per character (MODEL_CARD, "Speed").
+    fast: Option<std::sync::Arc<TypedRunnableModel>>,
     vocab: Vocab,
     lexicon: Lexicon,
     lm: ngram::NgramLm<'static>,
@@ -514,6 +543,7 @@ impl Restorer {
     pub fn embedded() -> Result<Restorer> {
         Self::from_parts(
             EMBEDDED_MODEL,
+            None,
             EMBEDDED_VOCAB,
             EMBEDDED_LEXICON,
             EMBEDDED_NGRAM,
@@ -522,7 +552,8 @@ impl Restorer {
         )
     }
 
-    /// A model directory holding restore.onnx, vocab.json, vi_syllables.txt and vi_lm.bin.
+    /// A model directory holding restore.onnx, vocab.json, vi_syllables.txt and vi_lm.bin (and
+    /// optionally restore-fast.onnx: without it the full tagger reads English-model OCR too).
     pub fn from_dir(dir: &Path) -> Result<Restorer> {
         let read = |name: &str| {
             std::fs::read(dir.join(name))
@@ -536,11 +567,13 @@ impl Restorer {
         // Older model directories have no abbreviation table: they restore as they always did.
         let acr = std::fs::read_to_string(dir.join("vi_acronyms.tsv")).unwrap_or_default();
         let conf = std::fs::read_to_string(dir.join("vi_eng_confusions.tsv")).unwrap_or_default();
-        Self::from_parts(&model, &vocab, &lex, lm, &acr, &conf)
+        let fast = std::fs::read(dir.join("restore-fast.onnx")).ok();
+        Self::from_parts(&model, fast.as_deref(), &vocab, &lex, lm, &acr, &conf)
     }
 
     fn from_parts(
         model: &[u8],
+        fast: Option<&[u8]>,
         vocab: &str,
         lexicon: &str,
         lm: &'static [u8],
@@ -548,16 +581,21 @@ impl Restorer {
         confusions: &str,
     ) -> Result<Restorer> {
         let merr = |e: TractError| Error::Model(format!("{e:#}"));
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut std::io::Cursor::new(model))
-            .map_err(merr)?
-            .into_optimized()
-            .map_err(merr)?
-            .into_runnable()
-            .map_err(merr)?;
+        let load = |bytes: &[u8]| {
+            tract_onnx::onnx()
+                .model_for_read(&mut std::io::Cursor::new(bytes))
+                .map_err(merr)?
+                .into_optimized()
+                .map_err(merr)?
+                .into_runnable()
+                .map_err(merr)
+        };
+        let plan = load(model)?;
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(model);
+        h.update(fast.unwrap_or_default());
+        let fast = fast.map(load).transpose()?;
         h.update(lm);
         h.update(acronyms.as_bytes());
         h.update(confusions.as_bytes());
@@ -576,6 +614,7 @@ impl Restorer {
         }
         Ok(Restorer {
             plan,
+            fast,
             vocab,
             lexicon,
             lm,
@@ -691,7 +730,12 @@ impl Restorer {
         (mode, garbled): (Mode, bool),
         confs: bool,
     ) -> Result<Vec<RestoredLine>> {
-        let probs = self.tag(chars, ranges)?;
+        // English-model OCR is tagged through and through: the small tagger's work.
+        let plan = match &self.fast {
+            Some(fast) if garbled => fast,
+            _ => &self.plan,
+        };
+        let probs = self.tag(plan, chars, ranges)?;
         let new_style = uses_new_tone_style(chars);
         let mut h: Hist = [NONE; ngram::MAX_ORDER - 1];
         h[ngram::MAX_ORDER - 2] = ngram::BOS;
@@ -721,6 +765,7 @@ impl Restorer {
     /// (`probs[line][char]`; empty outside the ranges).
     fn tag(
         &self,
+        plan: &std::sync::Arc<TypedRunnableModel>,
         chars: &[Vec<char>],
         ranges: &[Vec<(usize, usize)>],
     ) -> Result<Vec<Vec<Vec<f32>>>> {
@@ -779,8 +824,7 @@ impl Restorer {
             }
             let input = tract_ndarray::Array2::from_shape_vec((batch.len(), t), ids)
                 .map_err(|e| Error::Model(e.to_string()))?;
-            let out = self
-                .plan
+            let out = plan
                 .run(tvec!(Tensor::from(input).into()))
                 .map_err(|e| Error::Model(format!("{e:#}")))?;
             let logits = out[0]
@@ -1374,6 +1418,7 @@ impl Restorer {
         }
         if mode == Mode::Marked && !input_valid && !all_caps && letters == core.len() {
             cands.extend(self.splits(core, &core_lower));
+            cands.extend(self.respellings(&core_lower));
         }
         for c in read_as {
             if !cands.iter().any(|x| !x.is_input && x.text == c.text) {
@@ -1434,6 +1479,38 @@ impl Restorer {
                 })
             })
             .collect()
+    }
+
+    /// Syllables one look-alike letter away from a word that is none ("Sirh" → "Sinh": the
+    /// signature's stroke broke the n's arch). The tagger seldom proposes these, since its
+    /// training noise changes marks far more than letters; the LM weighs them like any other.
+    fn respellings(&self, core_lower: &str) -> Vec<Cand> {
+        let lower: Vec<char> = core_lower.chars().collect();
+        let mut out: Vec<Cand> = Vec::new();
+        for (i, &c) in lower.iter().enumerate() {
+            for &(_, meant) in LOOKALIKES.iter().filter(|(read, _)| *read == c) {
+                let mut w = lower.clone();
+                w[i] = meant;
+                let text: String = w.iter().collect();
+                let id = self.lm.vocab.core_id(&text);
+                if id != ngram::UNK
+                    && self.lexicon.contains(&text)
+                    && !out.iter().any(|x| x.text == text)
+                {
+                    out.push(Cand {
+                        text,
+                        positions: (0..lower.len()).collect(),
+                        char_lp: 0.0,
+                        penalty: RESPELL_COST,
+                        lm_id: id,
+                        is_input: false,
+                        split: None,
+                        bare: false,
+                    });
+                }
+            }
+        }
+        out
     }
 
     /// Assemble the token from its (possibly changed) core and its edges, keeping case.
@@ -2039,9 +2116,15 @@ mod tests {
         let (s, e) = spans[7]; // "hoach"
         let window = (s - RECEPTIVE_FIELD, (e + RECEPTIVE_FIELD).min(line.len()));
         let whole = r
-            .tag(std::slice::from_ref(&line), &[vec![(0, line.len())]])
+            .tag(
+                &r.plan,
+                std::slice::from_ref(&line),
+                &[vec![(0, line.len())]],
+            )
             .unwrap();
-        let part = r.tag(std::slice::from_ref(&line), &[vec![window]]).unwrap();
+        let part = r
+            .tag(&r.plan, std::slice::from_ref(&line), &[vec![window]])
+            .unwrap();
         assert!(part[0][..window.0].iter().all(Vec::is_empty));
         for k in s..e {
             for (a, b) in whole[0][k].iter().zip(&part[0][k]) {
@@ -2075,6 +2158,20 @@ mod tests {
     }
 
     /// An OCR line of `text`'s words, read at `confs` (one each).
+    #[test]
+    fn a_word_that_is_no_syllable_is_read_one_look_alike_letter_away() {
+        // From the real circular and decision: a signature's stroke broke the n of "Sinh";
+        // the t of "tắc" lost its foot.
+        let r = Restorer::embedded().unwrap();
+        let mut lines = vec![
+            ocr_line("Nguyễn Sirh Nhật Tân", &[93.0, 21.0, 93.0, 93.0]),
+            ocr_line("theo quy fắc chung", &[96.0, 96.0, 86.0, 96.0]),
+        ];
+        r.restore_ocr_lines(&mut lines).unwrap();
+        assert_eq!(lines[0].text, "Nguyễn Sinh Nhật Tân");
+        assert_eq!(lines[1].text, "theo quy tắc chung");
+    }
+
     fn ocr_line(text: &str, confs: &[f32]) -> crate::doc::Line {
         use crate::doc::{Line, Word};
         let mut line = Line::new([0, 0, 100, 10], 90.0, 0);

@@ -388,7 +388,7 @@ def main():
         ids, lab = ids.to(a.device), lab.to(a.device)
         logits = model(ids)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lab.reshape(-1), ignore_index=-100)
-        if teacher is not None:
+        if teacher is not None and a.alpha > 0:
             with torch.no_grad():
                 soft = F.softmax(teacher(ids), -1)
             mask = (lab >= 0).unsqueeze(-1)
