@@ -25,9 +25,19 @@ fn main() -> anyhow::Result<()> {
     for (name, input, truth) in sohoa::eval::find_restore_pairs(dir)? {
         let inp = sohoa::text::nfc(&std::fs::read_to_string(&input)?);
         let t = std::fs::read_to_string(&truth)?;
-        let t1 = std::time::Instant::now();
-        let out = r.restore_text(&inp)?;
-        secs += t1.elapsed().as_secs_f64();
+        // RESTORE_EVAL_REPEAT=N: the fastest of N runs counts (timings on a shared machine).
+        let repeat: usize = std::env::var("RESTORE_EVAL_REPEAT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1);
+        let mut best = f64::MAX;
+        let mut out = String::new();
+        for _ in 0..repeat.max(1) {
+            let t1 = std::time::Instant::now();
+            out = r.restore_text(&inp)?;
+            best = best.min(t1.elapsed().as_secs_f64());
+        }
+        secs += best;
         syllables += inp.split_whitespace().count();
         let (e0, e1) = (ErrorCounts::of(&inp, &t), ErrorCounts::of(&out, &t));
         println!(
