@@ -561,7 +561,11 @@ impl Restorer {
             None,
             EMBEDDED_VOCAB,
             EMBEDDED_LEXICON,
-            EMBEDDED_NGRAM,
+            {
+                // One copy for the process, however many restorers it makes.
+                static LM: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
+                LM.get_or_init(|| on_huge_pages(EMBEDDED_NGRAM))
+            },
             EMBEDDED_ACRONYMS,
             EMBEDDED_CONFUSIONS,
         )
@@ -578,7 +582,7 @@ impl Restorer {
         let vocab = String::from_utf8_lossy(&read("vocab.json")?).into_owned();
         let lex = String::from_utf8_lossy(&read("vi_syllables.txt")?).into_owned();
         // The LM borrows its bytes for the life of the process, as the embedded one does.
-        let lm: &'static [u8] = Box::leak(read("vi_lm.bin")?.into_boxed_slice());
+        let lm = on_huge_pages(&read("vi_lm.bin")?);
         // Older model directories have no abbreviation table: they restore as they always did.
         let acr = std::fs::read_to_string(dir.join("vi_acronyms.tsv")).unwrap_or_default();
         let conf = std::fs::read_to_string(dir.join("vi_eng_confusions.tsv")).unwrap_or_default();
@@ -606,24 +610,11 @@ impl Restorer {
                 .map_err(merr)
         };
         let plan = load(model)?;
-        // The fast tagger runs on rows of one fixed length: tract plans with concrete shapes
-        // run it about twice as fast as with symbolic ones (examples/tagbench).
-        let load_rows = |bytes: &[u8]| {
-            tract_onnx::onnx()
-                .model_for_read(&mut std::io::Cursor::new(bytes))
-                .map_err(merr)?
-                .with_input_fact(0, i64::fact([1, ROW]).into())
-                .map_err(merr)?
-                .into_optimized()
-                .map_err(merr)?
-                .into_runnable()
-                .map_err(merr)
-        };
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(model);
         h.update(fast.unwrap_or_default());
-        let fast = fast.map(load_rows).transpose()?;
+        let fast = fast.map(rows_plan).transpose()?;
         h.update(lm);
         h.update(acronyms.as_bytes());
         h.update(confusions.as_bytes());
@@ -2033,6 +2024,49 @@ fn drop_dots_after_mark(w: &mut crate::doc::Word) {
     }
 }
 
+/// A tagger planned for rows of `ROW` characters: tract runs a small model with concrete shapes
+/// about twice as fast as with symbolic ones (examples/tagbench).
+fn rows_plan(bytes: &[u8]) -> Result<std::sync::Arc<TypedRunnableModel>> {
+    let merr = |e: TractError| Error::Model(format!("{e:#}"));
+    tract_onnx::onnx()
+        .model_for_read(&mut std::io::Cursor::new(bytes))
+        .map_err(merr)?
+        .with_input_fact(0, i64::fact([1, ROW]).into())
+        .map_err(merr)?
+        .into_optimized()
+        .map_err(merr)?
+        .into_runnable()
+        .map_err(merr)
+}
+
+/// A copy of `bytes` for the life of the process, in memory the kernel may back with 2 MB
+/// pages: the LM is probed at random all over its 37 MB, and with 4 KB pages nearly every probe
+/// also misses the TLB.
+fn on_huge_pages(bytes: &[u8]) -> &'static [u8] {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a fresh private anonymous mapping, written once here and never unmapped, so the
+    // slice over it is valid for 'static and nothing else aliases it.
+    unsafe {
+        const HUGE: usize = 2 << 20;
+        let len = bytes.len().div_ceil(HUGE) * HUGE;
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len + HUGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p != libc::MAP_FAILED {
+            let at = (p as usize).div_ceil(HUGE) * HUGE;
+            libc::madvise(at as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), at as *mut u8, bytes.len());
+            return std::slice::from_raw_parts(at as *const u8, bytes.len());
+        }
+    }
+    Box::leak(bytes.to_vec().into_boxed_slice())
+}
+
 /// Log-probabilities from logits, floored at -30.
 fn log_softmax(row: impl Iterator<Item = f32> + Clone) -> Vec<f32> {
     let m = row.clone().fold(f32::NEG_INFINITY, f32::max);
@@ -2229,6 +2263,32 @@ mod tests {
         for k in s..e {
             for (a, b) in whole[0][k].iter().zip(&part[0][k]) {
                 assert!((a - b).abs() < 1e-3, "char {k}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_cut_into_overlapping_rows_is_tagged_as_one_long_sequence() {
+        // The same lines with and without a line before them: the rows are cut at other
+        // characters, yet every character out of that line's reach is tagged alike.
+        let r = Restorer::embedded().unwrap();
+        let rows = rows_plan(EMBEDDED_MODEL).unwrap();
+        let line = "Uy ban nhan dan tinh ban hanh Ke hoach thuc hien cong tac doi ngoai nam 2024";
+        let lines: Vec<Vec<char>> = (0..40).map(|_| line.chars().collect()).collect();
+        let mut shifted = vec!["Ngay 12 thang 3".chars().collect::<Vec<char>>()];
+        shifted.extend(lines.iter().cloned());
+        let whole = |ls: &[Vec<char>]| {
+            let ranges: Vec<Vec<(usize, usize)>> = ls.iter().map(|l| vec![(0, l.len())]).collect();
+            r.tag_rows(&rows, ls, &ranges).unwrap()
+        };
+        let (a, b) = (whole(&lines), whole(&shifted));
+        assert!(lines.len() * line.len() > 2 * ROW, "the text spans rows");
+        for (li, (pa, pb)) in a.iter().zip(&b[1..]).enumerate().skip(1) {
+            for (k, (x, y)) in pa.iter().zip(pb).enumerate() {
+                assert!(!x.is_empty(), "line {li} char {k} tagged");
+                for (u, v) in x.iter().zip(y) {
+                    assert!((u - v).abs() < 1e-3, "line {li} char {k}: {u} vs {v}");
+                }
             }
         }
     }

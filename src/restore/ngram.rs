@@ -447,6 +447,14 @@ impl<'a> NgramLm<'a> {
         backoff + self.unigram_prob[w as usize]
     }
 
+    /// log P(w) alone.
+    pub fn unigram(&self, w: u16) -> f32 {
+        self.unigram_prob
+            .get(w as usize)
+            .copied()
+            .unwrap_or(f32::NEG_INFINITY)
+    }
+
     fn context_backoff(&self, c: &[u16]) -> f32 {
         if c.len() == 1 {
             return self.unigram_bo[c[0] as usize];
