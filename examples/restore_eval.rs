@@ -1,6 +1,7 @@
 //! Restoration accuracy and speed on input/truth pairs (X.eng.txt beside X.truth.txt), as
 //! `sohoa eval --restore-pairs` scores them, plus syllables per second of restoration alone
-//! (model loading excluded). Used for the model card:
+//! (model loading excluded; `RESTORE_EVAL_REPEAT=N` takes the fastest of N runs per file,
+//! `RESTORE_EVAL_FAST=1` reads English-model OCR with the small tagger). Used for the model card:
 //!
 //!     cargo run --release --example restore_eval -- models/train/data/restore-eval [MODEL_DIR]
 use sohoa::restore::Restorer;
@@ -15,10 +16,14 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or("models/train/data/restore-eval"),
     );
     let t0 = std::time::Instant::now();
-    let r = match args.get(1) {
+    let mut r = match args.get(1) {
         Some(d) => Restorer::from_dir(Path::new(d))?,
         None => Restorer::embedded()?,
     };
+    // RESTORE_EVAL_FAST=1: English-model OCR through the small tagger (`sohoa restore --fast`).
+    if std::env::var("RESTORE_EVAL_FAST").is_ok_and(|v| v == "1") {
+        r.prefer_speed()?;
+    }
     println!("model loaded in {:.2} s", t0.elapsed().as_secs_f64());
     let (mut before, mut after) = (ErrorCounts::default(), ErrorCounts::default());
     let (mut secs, mut syllables) = (0.0, 0usize);
