@@ -344,7 +344,8 @@ def main():
         teacher = Tagger(len(vocab.inp), len(vocab.out), norm=False)
         load_onnx_weights(teacher, a.teacher)
         teacher.eval()
-        print(f"distilling from {a.teacher}", flush=True)
+        print(f"distilling from {a.teacher}" if a.alpha > 0 else
+              f"vocabulary of {a.teacher} (alpha 0: hard labels only, no distillation)", flush=True)
     if a.init_onnx:
         load_onnx_weights(model, a.init_onnx)
         print(f"continuing from {a.init_onnx}", flush=True)
