@@ -24,6 +24,8 @@ fn main() -> anyhow::Result<()> {
     if std::env::var("RESTORE_EVAL_FAST").is_ok_and(|v| v == "1") {
         r.prefer_speed()?;
     }
+    // As `sohoa restore` does on big inputs.
+    r.use_large_pages()?;
     println!("model loaded in {:.2} s", t0.elapsed().as_secs_f64());
     let (mut before, mut after) = (ErrorCounts::default(), ErrorCounts::default());
     let (mut secs, mut syllables) = (0.0, 0usize);

@@ -45,6 +45,10 @@ pub fn restore(a: RestoreArgs) -> anyhow::Result<i32> {
         r.prefer_speed()?;
     }
     let input = crate::text::nfc(&input);
+    // Large pages for the LM pay for their start-up above some 20,000 syllables.
+    if input.split_whitespace().nth(20_000).is_some() {
+        r.use_large_pages()?;
+    }
     let trailing_newline = input.ends_with('\n');
     let body = input.strip_suffix('\n').unwrap_or(&input);
     let lines: Vec<&str> = body.split('\n').collect();
