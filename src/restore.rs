@@ -883,14 +883,7 @@ impl Restorer {
                     ids[b * t + k] = *self.vocab.input.get(&lower1(*c)).unwrap_or(&self.vocab.unk);
                 }
             }
-            let input = tract_ndarray::Array2::from_shape_vec((batch.len(), t), ids)
-                .map_err(|e| Error::Model(e.to_string()))?;
-            let out = plan
-                .run(tvec!(Tensor::from(input).into()))
-                .map_err(|e| Error::Model(format!("{e:#}")))?;
-            let logits = out[0]
-                .to_plain_array_view::<f32>()
-                .map_err(|e| Error::Model(format!("{e:#}")))?;
+            let logits = run_tagger(plan, ids, batch.len(), t)?;
             for (b, &pi) in batch.iter().enumerate() {
                 let (li, s, e) = pieces[pi];
                 for k in 0..(e - s) {
@@ -937,14 +930,7 @@ impl Restorer {
             let hi = (lo + ROW).min(ids.len());
             let mut row = vec![self.vocab.pad; ROW];
             row[..hi - lo].copy_from_slice(&ids[lo..hi]);
-            let input = tract_ndarray::Array2::from_shape_vec((1, ROW), row)
-                .map_err(|e| Error::Model(e.to_string()))?;
-            let out = plan
-                .run(tvec!(Tensor::from(input).into()))
-                .map_err(|e| Error::Model(format!("{e:#}")))?;
-            let logits = out[0]
-                .to_plain_array_view::<f32>()
-                .map_err(|e| Error::Model(format!("{e:#}")))?;
+            let logits = run_tagger(plan, row, 1, ROW)?;
             let end = if hi == ids.len() {
                 hi
             } else {
@@ -2108,14 +2094,30 @@ fn on_huge_pages(bytes: &[u8]) -> &'static [u8] {
     Box::leak(bytes.to_vec().into_boxed_slice())
 }
 
-/// The logits of the `i`-th character of a [batch, len, classes] output, counted across the
-/// batch's rows (a plain slice: iterating an ndarray view cost 4 % of `--fast`).
-fn class_row<'a>(logits: &'a tract_ndarray::ArrayViewD<'a, f32>, i: usize) -> Result<&'a [f32]> {
+/// Run a tagger on character ids shaped [rows, len]; its output is [rows, len, classes].
+fn run_tagger(
+    plan: &std::sync::Arc<TypedRunnableModel>,
+    ids: Vec<i64>,
+    rows: usize,
+    len: usize,
+) -> Result<TValue> {
+    let input = tract_ndarray::Array2::from_shape_vec((rows, len), ids)
+        .map_err(|e| Error::Model(e.to_string()))?;
+    let mut out = plan
+        .run(tvec!(Tensor::from(input).into()))
+        .map_err(|e| Error::Model(format!("{e:#}")))?;
+    Ok(out.remove(0))
+}
+
+/// The logits of the `i`-th character of a tagger's output, counted across its rows (a plain
+/// slice: iterating an ndarray view cost 4 % of `--fast`).
+fn class_row(logits: &Tensor, i: usize) -> Result<&[f32]> {
     let c = *logits.shape().last().unwrap_or(&0);
     logits
-        .as_slice()
+        .as_plain_ram()
+        .and_then(|v| v.as_slice::<f32>().ok())
         .and_then(|all| all.get(i * c..(i + 1) * c))
-        .ok_or_else(|| Error::Model("tagger output is not a [batch, len, classes] array".into()))
+        .ok_or_else(|| Error::Model("tagger output is not a [rows, len, classes] array".into()))
 }
 
 /// Log-probabilities from logits, floored at -30.
