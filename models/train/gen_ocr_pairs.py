@@ -3,8 +3,8 @@ OCR them with Tesseract (`vie` and `eng`), and write aligned (ocr, truth) line p
 
     python gen_ocr_pairs.py OUT.tsv --pages 120 --jobs 2
 
-Only the training split of the corpus is rendered (see common.corpus_lines); scans-dev is never
-used. Output columns: model, ocr line, truth line.
+Only the training split of the corpus is rendered (see common.corpus_lines) unless `--split eval`
+asks for held-out lines (a tuning set, never trained on); scans-dev is never used. Output columns: model, ocr line, truth line.
 """
 import argparse
 import io
@@ -106,10 +106,16 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--models", default=f"{VIE},eng", help="Tesseract models to read with")
+    ap.add_argument(
+        "--split",
+        default="train",
+        choices=["train", "eval"],
+        help="eval: render held-out lines, for a tuning set of OCR output never trained on",
+    )
     a = ap.parse_args()
     MODELS[:] = a.models.split(",")
     rng = random.Random(a.seed)
-    lines = [l for _, l in corpus_lines("train")]
+    lines = [l for _, l in corpus_lines(a.split)]
     rng.shuffle(lines)
     jobs, k = [], 0
     for i in range(a.pages):

@@ -44,6 +44,17 @@ pub fn new_style_tone(s: &str) -> Option<String> {
 /// Move the tone of a final oa/oe/uy from the first vowel to the second (`to_second`) or back;
 /// None when the syllable has no such rhyme with a tone on the vowel it moves from.
 fn move_tone(s: &str, to_second: bool) -> Option<String> {
+    // Most syllables end in no such pair: turn them away before any table walk or allocation
+    // (the decoder folds every reading it weighs).
+    let mut tail = s.chars().rev();
+    let (b, a) = (tail.next()?, tail.next()?);
+    let plain = if to_second { b } else { a };
+    if !matches!(
+        plain,
+        'o' | 'O' | 'u' | 'U' | 'a' | 'A' | 'e' | 'E' | 'y' | 'Y'
+    ) {
+        return None;
+    }
     let cs: Vec<char> = s.chars().collect();
     let n = cs.len();
     if n < 2 {
@@ -343,6 +354,15 @@ impl Table<'_> {
     }
 }
 
+/// A history prepared by [`NgramLm::context`].
+#[derive(Default)]
+pub struct Context {
+    ids: [u16; MAX_ORDER],
+    len: usize,
+    /// backoff[k]: the back-off weight paid before the k-word context is tried.
+    backoff: [f32; MAX_ORDER],
+}
+
 /// The model, borrowing the bytes of models/vi_lm.bin.
 pub struct NgramLm<'a> {
     pub order: usize,
@@ -431,20 +451,59 @@ impl<'a> NgramLm<'a> {
     /// ln P(w | ctx), ctx oldest first (only its last order-1 ids are used).
     pub fn logp(&self, ctx: &[u16], w: u16) -> f32 {
         let ctx = &ctx[ctx.len().saturating_sub(self.order - 1)..];
-        let mut key = [0u16; MAX_ORDER];
         let mut backoff = 0.0;
         for k in (1..=ctx.len()).rev() {
             let c = &ctx[ctx.len() - k..];
-            key[..k].copy_from_slice(c);
-            key[k] = w;
-            let t = &self.tables[k - 1];
-            if let Some(i) = t.slot(&key[..=k], k + 1) {
-                return backoff + t.prob_book[t.probs[i] as usize];
+            if let Some(p) = self.stored(c, w) {
+                return backoff + p;
             }
             // Back off: the weight of the context, if the context is itself in the model.
             backoff += self.context_backoff(c);
         }
         backoff + self.unigram_prob[w as usize]
+    }
+
+    /// `ctx` made ready for scoring many next words: the back-off weights of its suffixes
+    /// are looked up once, not once per word. The decoder scores every reading of a token
+    /// after each of its states, and on English-model OCR most readings back off.
+    pub fn context(&self, ctx: &[u16]) -> Context {
+        let ctx = &ctx[ctx.len().saturating_sub(self.order - 1)..];
+        let mut c = Context {
+            ids: [0; MAX_ORDER],
+            len: ctx.len(),
+            backoff: [0.0; MAX_ORDER],
+        };
+        c.ids[..ctx.len()].copy_from_slice(ctx);
+        let mut paid = 0.0;
+        for k in (1..=ctx.len()).rev() {
+            c.backoff[k] = paid;
+            paid += self.context_backoff(&ctx[ctx.len() - k..]);
+        }
+        c.backoff[0] = paid;
+        c
+    }
+
+    /// [`NgramLm::logp`] after a prepared context: the same value.
+    pub fn logp_after(&self, c: &Context, w: u16) -> f32 {
+        let ctx = &c.ids[..c.len];
+        for k in (1..=c.len).rev() {
+            if let Some(p) = self.stored(&ctx[c.len - k..], w) {
+                return c.backoff[k] + p;
+            }
+        }
+        c.backoff[0] + self.unigram_prob[w as usize]
+    }
+
+    /// The stored ln P(w | ctx) of the n-gram ctx + w, if the model kept it.
+    #[inline]
+    fn stored(&self, ctx: &[u16], w: u16) -> Option<f32> {
+        let k = ctx.len();
+        let mut key = [0u16; MAX_ORDER];
+        key[..k].copy_from_slice(ctx);
+        key[k] = w;
+        let t = &self.tables[k - 1];
+        t.slot(&key[..=k], k + 1)
+            .map(|i| t.prob_book[t.probs[i] as usize])
     }
 
     /// log P(w) alone.
@@ -774,5 +833,28 @@ mod tests {
         assert!(lm.logp(&[BOS], id("kế")) > lm.logp(&[BOS], id("kê")));
         // Every id has a finite probability, seen or not.
         assert!(lm.logp(&[id("hoach"), id("kê")], id("hoach")).is_finite());
+    }
+
+    #[test]
+    fn a_prepared_context_scores_every_word_as_the_plain_lookup_does() {
+        let syl = ["tổ", "tô", "quốc", "bảo", "vệ", "kế", "hoạch"];
+        let vocab = Vocab::from_syllables(syl.iter().copied());
+        let mut b = Builder::new(3, vocab);
+        for _ in 0..10 {
+            b.add_line("kế hoạch bảo vệ tổ quốc");
+        }
+        b.add_line("bảo vệ tô");
+        let bytes = b.finish(&[0, 0, 1, 1]);
+        let lm = NgramLm::from_bytes(&bytes).unwrap();
+        let ids: Vec<u16> = (0..lm.vocab.len() as u16).collect();
+        // Seen trigrams, seen bigrams after an unseen context, unseen words, short contexts.
+        for ctx in ids.windows(2).chain(ids.windows(1)).chain([&[][..]]) {
+            let c = lm.context(ctx);
+            for &w in &ids {
+                assert_eq!(lm.logp_after(&c, w), lm.logp(ctx, w), "{ctx:?} {w}");
+            }
+        }
+        let c = lm.context(&[lm.vocab.id("bảo").unwrap(), lm.vocab.id("vệ").unwrap()]);
+        assert!(lm.logp_after(&c, lm.vocab.id("tổ").unwrap()) > lm.logp_after(&c, UNK));
     }
 }
