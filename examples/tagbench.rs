@@ -20,6 +20,12 @@ fn main() -> TractResult<()> {
         "fixed-shape plan built in {:.3} s",
         t0.elapsed().as_secs_f64()
     );
+    // TAGBENCH_OPS=1: which kernels tract chose for the fixed-shape plan.
+    if std::env::var("TAGBENCH_OPS").is_ok_and(|v| v == "1") {
+        for node in fixed.model().nodes() {
+            println!("  {} {}", node.op().name(), node.name);
+        }
+    }
     let input = || {
         Tensor::from(tract_ndarray::Array2::from_shape_fn((b, t), |(i, j)| {
             ((i * 7 + j * 13) % 60 + 2) as i64
