@@ -1180,10 +1180,17 @@ impl Restorer {
         for plan in &plans {
             let prev = layers.last().unwrap();
             let mut next: Vec<State> = Vec::with_capacity(prev.len() * plan.cands.len());
-            for (si, st) in prev.iter().enumerate() {
-                let at_h = self.lm_context(st.h);
+            let contexts: Vec<ngram::Context> =
+                prev.iter().map(|st| self.lm_context(st.h)).collect();
+            for at_h in &contexts {
+                for cand in &plan.cands {
+                    let first = plan.pre.first().copied().unwrap_or(cand.lm_id);
+                    self.lm.prefetch(at_h, first);
+                }
+            }
+            for ((si, st), at_h) in prev.iter().enumerate().zip(&contexts) {
                 for (ci, cand) in plan.cands.iter().enumerate() {
-                    let (lm, h) = self.score_ids(st.h, &at_h, plan, cand);
+                    let (lm, h) = self.score_ids(st.h, at_h, plan, cand);
                     let score = st.score + lm + cand.own(tagger_weight);
                     let key = self.seen(&h);
                     match next.iter_mut().find(|x| self.seen(&x.h) == key) {

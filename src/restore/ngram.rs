@@ -333,6 +333,24 @@ struct Table<'a> {
 }
 
 impl Table<'_> {
+    /// Ask the CPU to fetch the cache lines a lookup of `ids` starts at.
+    #[inline]
+    fn prefetch(&self, ids: &[u16], order: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let i = home(mix(pack(ids), order), self.slots);
+            // SAFETY: SSE is part of x86_64; a prefetch only hints the cache, reads nothing
+            // and never faults, and the addresses are inside both arrays.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(self.fps[2 * i..].as_ptr().cast());
+                _mm_prefetch::<_MM_HINT_T0>(self.probs[i..].as_ptr().cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (ids, order);
+    }
+
     #[inline]
     fn slot(&self, ids: &[u16], order: usize) -> Option<usize> {
         let h = mix(pack(ids), order);
@@ -492,6 +510,20 @@ impl<'a> NgramLm<'a> {
             }
         }
         c.backoff[0] + self.unigram_prob[w as usize]
+    }
+
+    /// Start fetching what [`NgramLm::logp_after`]`(c, w)` will read: the longest n-gram's
+    /// slot and the next shorter one's. The model is 37 MB, so nearly every lookup misses the
+    /// cache; the decoder calls this for every reading of a token before it scores any, and
+    /// the misses overlap instead of coming one after another.
+    #[inline]
+    pub fn prefetch(&self, c: &Context, w: u16) {
+        let mut key = [0u16; MAX_ORDER];
+        for k in (1..=c.len).rev().take(2) {
+            key[..k].copy_from_slice(&c.ids[c.len - k..c.len]);
+            key[k] = w;
+            self.tables[k - 1].prefetch(&key[..=k], k + 1);
+        }
     }
 
     /// The stored ln P(w | ctx) of the n-gram ctx + w, if the model kept it.
