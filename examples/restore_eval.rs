@@ -1,7 +1,9 @@
 //! Restoration accuracy and speed on input/truth pairs (X.eng.txt beside X.truth.txt), as
 //! `sohoa eval --restore-pairs` scores them, plus syllables per second of restoration alone
-//! (model loading excluded; `RESTORE_EVAL_REPEAT=N` takes the fastest of N runs per file,
-//! `RESTORE_EVAL_FAST=1` reads English-model OCR with the small tagger). Used for the model card:
+//! (model loading excluded; `RESTORE_EVAL_REPEAT=N` takes the fastest of N runs per file).
+//! English-model OCR is read with the small tagger, as `sohoa restore` does by default;
+//! `RESTORE_EVAL_ACCURATE=1` reads it with the full one (`sohoa restore --accurate`).
+//! Used for the model card:
 //!
 //!     cargo run --release --example restore_eval -- models/train/data/restore-eval [MODEL_DIR]
 use sohoa::restore::Restorer;
@@ -20,8 +22,7 @@ fn main() -> anyhow::Result<()> {
         Some(d) => Restorer::from_dir(Path::new(d))?,
         None => Restorer::embedded()?,
     };
-    // RESTORE_EVAL_FAST=1: English-model OCR through the small tagger (`sohoa restore --fast`).
-    if std::env::var("RESTORE_EVAL_FAST").is_ok_and(|v| v == "1") {
+    if !std::env::var("RESTORE_EVAL_ACCURATE").is_ok_and(|v| v == "1") {
         r.prefer_speed()?;
     }
     // As `sohoa restore` does on big inputs.

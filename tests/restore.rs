@@ -113,3 +113,34 @@ fn cli_restores_stdin_line_for_line() {
         "Kế hoạch\n\nđối ngoại\n"
     );
 }
+
+/// `sohoa restore` reads English-model OCR with the small tagger unless asked for the full one;
+/// either way a plain line of it comes back as the plan printed it.
+#[test]
+fn cli_reads_english_model_ocr_with_either_tagger() {
+    let garbled = "Ban Thudng vu Huyén uy yéu cau cac co quan trién khai thurc hién Két luan sé \
+                   57-KL/TW cua B6 Chinh tri.\n";
+    for flags in [&[][..], &["--accurate"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
+            .arg("restore")
+            .args(flags)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(garbled.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{flags:?}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            "Ban Thường vụ Huyện ủy yêu cầu các cơ quan triển khai thực hiện Kết luận số \
+             57-KL/TW của Bộ Chính trị.\n",
+            "{flags:?}"
+        );
+    }
+}

@@ -119,10 +119,12 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<i32> {
         ratio_row("TOTAL", total.wer_vs_tesseract(), &mut table);
     }
     if let Some(dir) = &a.restore_pairs {
-        let r = match &a.engine.model {
+        let mut r = match &a.engine.model {
             Some(d) => crate::restore::Restorer::from_dir(d)?,
             None => crate::restore::Restorer::embedded()?,
         };
+        // Scored as `sohoa restore` runs by default.
+        r.prefer_speed()?;
         let (mut raw, mut fixed) = (ErrorCounts::default(), ErrorCounts::default());
         for (name, input, truth) in eval::find_restore_pairs(dir)? {
             let inp = crate::text::nfc(&std::fs::read_to_string(&input)?);
