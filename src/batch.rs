@@ -24,15 +24,15 @@ use crate::pipeline::{Event, Pipeline};
 use crate::publish::{self, write_err, Dir, Sink};
 pub use crate::report::{Entry, Report, Settings, Status, Summary, REPORT};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// State kept by batch and watch inside OUT (hidden, so `watch` never takes it for an input).
-pub const STATE_DIR: &str = ".sohoa";
+pub use crate::tree::STATE_DIR;
+use crate::tree::{sha256_file, walk};
 /// The batch journal's name inside [`STATE_DIR`].
 pub const JOURNAL: &str = "batch.jsonl";
 
@@ -60,63 +60,7 @@ struct Done {
     outputs: Vec<String>,
 }
 
-/// SHA-256 of a file's content, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    Ok(crate::input::sha256_stream(&mut f, |_| {})?.0)
-}
-
 use crate::naming::rel_string;
-
-/// Files under `root`, as sorted paths relative to it. Symbolic links are followed (directory
-/// cycles are not), directories in `exclude` (canonical paths) are not entered, and `skip`
-/// decides on names. Directories that cannot be read come back as errors, keyed by their
-/// relative path.
-pub fn walk(
-    root: &Path,
-    exclude: &[PathBuf],
-    skip: &dyn Fn(&Path) -> bool,
-) -> (Vec<PathBuf>, Vec<(PathBuf, std::io::Error)>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen: HashSet<PathBuf> = HashSet::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let dir = root.join(&rel);
-        if let Ok(c) = dir.canonicalize() {
-            if exclude.contains(&c) || !seen.insert(c) {
-                continue;
-            }
-        }
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) => {
-                errors.push((rel, e));
-                continue;
-            }
-        };
-        let mut names: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
-        names.sort();
-        let mut subdirs = Vec::new();
-        for name in names {
-            let r = rel.join(&name);
-            if skip(&r) {
-                continue;
-            }
-            match std::fs::metadata(root.join(&r)) {
-                Ok(m) if m.is_dir() => subdirs.push(r),
-                Ok(m) if m.is_file() => files.push(r),
-                Ok(_) => {}
-                // A dangling link or a file that vanished: list it so it is accounted for.
-                Err(_) => files.push(r),
-            }
-        }
-        // Depth first, in name order.
-        stack.extend(subdirs.into_iter().rev());
-    }
-    files.sort();
-    (files, errors)
-}
 
 /// Output bases (relative paths without the format extension) for supported inputs, by the
 /// rule shared with the scale-out front-end ([`crate::naming`]).

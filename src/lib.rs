@@ -39,6 +39,7 @@ pub mod structure;
 pub mod tess_shim;
 pub mod text;
 pub mod textlayer;
+pub mod tree;
 pub mod watch;
 
 pub use doc::{Document, Line, Page, Word};

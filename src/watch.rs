@@ -26,12 +26,12 @@
 //! original is in the archive, `failed` when it is in the failed folder (the move is a rename,
 //! so one of the two holds), `vanished` otherwise (removed by someone else; logged).
 
-use crate::batch::{sha256_file, walk, STATE_DIR};
 use crate::emit::{self, Format};
 use crate::error::{Error, Result};
 use crate::naming::rel_string;
 use crate::pipeline::Pipeline;
 use crate::publish::{self, write_err as werr, Dir};
+use crate::tree::{sha256_file, walk, STATE_DIR};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;

@@ -42,7 +42,7 @@ fn mtime(p: &Path) -> SystemTime {
 }
 
 fn sha(p: &Path) -> String {
-    sohoa::batch::sha256_file(p).unwrap()
+    sohoa::tree::sha256_file(p).unwrap()
 }
 
 fn read_json(p: &Path) -> Value {

@@ -119,7 +119,7 @@ impl Storage for FsStorage {
             .iter()
             .filter_map(|r| self.path(r).canonicalize().ok())
             .collect();
-        let (files, errors) = crate::batch::walk(&self.root, &exclude, &|_| false);
+        let (files, errors) = crate::tree::walk(&self.root, &exclude, &|_| false);
         (
             files.iter().map(|p| crate::naming::rel_string(p)).collect(),
             errors
