@@ -92,10 +92,11 @@ fn keeps_the_number_of_lines_and_blank_lines() {
     assert_eq!(out.split('\n').nth(1), Some(""));
 }
 
-#[test]
-fn cli_restores_stdin_line_for_line() {
+/// `sohoa restore FLAGS` with `input` on stdin: whether it succeeded, and what it printed.
+fn restore_cli(flags: &[&str], input: &str) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
         .arg("restore")
+        .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -104,14 +105,17 @@ fn cli_restores_stdin_line_for_line() {
         .stdin
         .take()
         .unwrap()
-        .write_all("Ke hoach\n\nd6i ngoai\n".as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
-        "Kế hoạch\n\nđối ngoại\n"
-    );
+    (out.status.success(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn cli_restores_stdin_line_for_line() {
+    let (ok, out) = restore_cli(&[], "Ke hoach\n\nd6i ngoai\n");
+    assert!(ok);
+    assert_eq!(out, "Kế hoạch\n\nđối ngoại\n");
 }
 
 /// `sohoa restore` reads English-model OCR with the small tagger unless asked for the full one;
@@ -121,23 +125,10 @@ fn cli_reads_english_model_ocr_with_either_tagger() {
     let garbled = "Ban Thudng vu Huyén uy yéu cau cac co quan trién khai thurc hién Két luan sé \
                    57-KL/TW cua B6 Chinh tri.\n";
     for flags in [&[][..], &["--accurate"][..]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sohoa"))
-            .arg("restore")
-            .args(flags)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(garbled.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{flags:?}");
+        let (ok, out) = restore_cli(flags, garbled);
+        assert!(ok, "{flags:?}");
         assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
+            out,
             "Ban Thường vụ Huyện ủy yêu cầu các cơ quan triển khai thực hiện Kết luận số \
              57-KL/TW của Bộ Chính trị.\n",
             "{flags:?}"
