@@ -373,7 +373,6 @@ impl Table<'_> {
 }
 
 /// A history prepared by [`NgramLm::context`].
-#[derive(Default)]
 pub struct Context {
     ids: [u16; MAX_ORDER],
     len: usize,
